@@ -1,0 +1,17 @@
+//! Infrastructure: the event store port and its adapters (PostgreSQL, EventStoreDB),
+//! event encoding and upcasting, configuration, database pools and telemetry.
+
+pub mod any;
+pub mod config;
+pub mod db;
+pub mod esdb;
+pub mod postgres;
+pub mod store;
+pub mod telemetry;
+pub mod upcast;
+
+pub use any::AnyEventStore;
+pub use store::{
+    AppendResult, EventFeed, EventStore, ExpectedVersion, InvalidPosition, Metadata, NewEvent,
+    Position, RecordedEvent, StoreError, StoreResult, StreamAppend,
+};

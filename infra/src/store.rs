@@ -1,0 +1,264 @@
+//! The event store port: what every adapter offers and what the rest of the system uses.
+
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// What the writer believes about the stream it appends to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// Append whatever the stream holds.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream must hold exactly this many events (0 is the same as `NoStream`).
+    Exact(u64),
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedVersion::Any => f.write_str("any"),
+            ExpectedVersion::NoStream => f.write_str("no stream"),
+            ExpectedVersion::Exact(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// A point in the global order of events (`$all`).
+///
+/// Two numbers compared lexicographically: for PostgreSQL (transaction id, sequence), for
+/// EventStoreDB (commit, prepare). Printed as `"{a}-{b}"`; clients treat it as opaque.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Position {
+    /// The major part (transaction id / commit position).
+    pub major: u64,
+    /// The minor part (sequence / prepare position).
+    pub minor: u64,
+}
+
+impl Position {
+    /// Before every event.
+    pub const START: Position = Position { major: 0, minor: 0 };
+
+    /// A position from its two parts.
+    pub const fn new(major: u64, minor: u64) -> Self {
+        Position { major, minor }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.major, self.minor)
+    }
+}
+
+/// A string that is not a position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid position {0:?}: expected two non-negative integers joined by '-'")]
+pub struct InvalidPosition(pub String);
+
+impl FromStr for Position {
+    type Err = InvalidPosition;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || InvalidPosition(s.chars().take(64).collect());
+        let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
+        Ok(Position {
+            major: a.parse().map_err(|_| bad())?,
+            minor: b.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+impl Serialize for Position {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Position {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Metadata stored with every event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    /// Groups every event caused by one request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<Uuid>,
+    /// The command (or event) that caused this event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<Uuid>,
+    /// Who issued the command.
+    pub actor: String,
+    /// When the command was decided.
+    pub occurred_at: DateTime<Utc>,
+    /// The shape version of the event's data.
+    pub schema_version: u32,
+}
+
+impl Metadata {
+    /// Metadata for an anonymous actor now, schema version 1.
+    pub fn anonymous() -> Self {
+        Metadata {
+            correlation_id: None,
+            causation_id: None,
+            actor: "anonymous".into(),
+            occurred_at: Utc::now(),
+            schema_version: 1,
+        }
+    }
+}
+
+/// An event to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Unique id; appending the same id again at the same expected version is a no-op.
+    pub event_id: Uuid,
+    /// The event's type name, e.g. `InterviewScheduled`.
+    pub event_type: String,
+    /// The event's JSON data.
+    pub data: Value,
+    /// Its metadata.
+    pub metadata: Metadata,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    /// The event's id.
+    pub event_id: Uuid,
+    /// The stream it belongs to.
+    pub stream_id: String,
+    /// Its version in that stream: 1 for the first event.
+    pub version: u64,
+    /// Its place in the global order.
+    pub position: Position,
+    /// The event's type name.
+    pub event_type: String,
+    /// JSON data, upcast to the current schema version.
+    pub data: Value,
+    /// Metadata.
+    pub metadata: Metadata,
+}
+
+/// What a successful append reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AppendResult {
+    /// The stream's version after the append (the version of its last event).
+    pub version: u64,
+    /// The position of the last event appended (or already there, for an idempotent retry).
+    pub position: Position,
+}
+
+/// One stream's part of a multi-stream append.
+#[derive(Debug, Clone)]
+pub struct StreamAppend {
+    /// The stream to append to.
+    pub stream_id: String,
+    /// What the stream must hold.
+    pub expected: ExpectedVersion,
+    /// What to append (may be empty: then only the expectation is checked).
+    pub events: Vec<NewEvent>,
+}
+
+/// Failures of the event store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The stream did not match the expected version; nothing was appended.
+    #[error("wrong expected version on {stream}: expected {expected}, stream is at {actual:?}")]
+    WrongExpectedVersion {
+        /// The stream.
+        stream: String,
+        /// What the writer expected.
+        expected: ExpectedVersion,
+        /// The stream's actual version, when known (`Some(0)` = no stream).
+        actual: Option<u64>,
+    },
+    /// The store cannot be reached or did not answer in time.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+    /// The operation is not offered by this adapter.
+    #[error("not supported by this event store: {0}")]
+    Unsupported(&'static str),
+    /// Stored data could not be decoded.
+    #[error("could not decode stored event: {0}")]
+    Decode(String),
+    /// Anything else the store reported.
+    #[error("event store error: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// True for a version conflict.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::WrongExpectedVersion { .. })
+    }
+}
+
+/// The result of event store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A live feed of events: catch-up from a position, then new events as they are written.
+pub type EventFeed = BoxStream<'static, StoreResult<RecordedEvent>>;
+
+/// The event store port.
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends to one stream if it is at `expected`. Re-appending events whose ids are
+    /// already stored right after `expected` succeeds without writing.
+    fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = StoreResult<AppendResult>> + Send;
+
+    /// Appends to several streams atomically, all or nothing. Adapters without
+    /// multi-stream transactions answer `StoreError::Unsupported`.
+    fn append_multi(
+        &self,
+        appends: Vec<StreamAppend>,
+    ) -> impl Future<Output = StoreResult<Vec<AppendResult>>> + Send;
+
+    /// True when `append_multi` is atomic on this store.
+    fn supports_multi_stream(&self) -> bool;
+
+    /// Reads a stream forwards from version `from` (1 = first event). Missing stream: empty.
+    fn read_stream(
+        &self,
+        stream_id: &str,
+        from: u64,
+    ) -> impl Future<Output = StoreResult<Vec<RecordedEvent>>> + Send;
+
+    /// Reads up to `limit` events of `$all` strictly after `after` (`None`: from the start).
+    fn read_all(
+        &self,
+        after: Option<Position>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<RecordedEvent>>> + Send;
+
+    /// Subscribes to `$all` strictly after `after`: stored events first, then live ones.
+    /// System events (types or streams starting with `$`) are never delivered.
+    fn subscribe_all(&self, after: Option<Position>) -> EventFeed;
+
+    /// The position of the newest event, `None` when the store is empty.
+    fn head_position(&self) -> impl Future<Output = StoreResult<Option<Position>>> + Send;
+
+    /// Number of events after `after` up to the head (for lag reporting).
+    fn count_after(&self, after: Option<Position>)
+    -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Cheap liveness check.
+    fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
+}
