@@ -8,7 +8,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 
 /// The event store's schema (the `events` table).
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+pub static MIGRATOR: Migrator = Migrator {
+    // Several crates migrate one database; each ignores the others' entries.
+    ignore_missing: true,
+    ..sqlx::migrate!("./migrations")
+};
 
 /// Failures while preparing a database.
 #[derive(Debug, thiserror::Error)]

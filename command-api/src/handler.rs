@@ -1,0 +1,317 @@
+//! The command handler: load the stream, decide, append with the expected version.
+//!
+//! Three outcomes stay apart: a domain refusal (4xx from `domain::Error`), a version
+//! conflict (retried after reloading, or 412 under `If-Match`), and an infrastructure
+//! failure (503/500).
+
+use chrono::{DateTime, Utc};
+use domain::DomainEvent;
+use infra::{
+    AnyEventStore, AppendResult, EventStore, ExpectedVersion, Metadata, NewEvent, Position,
+    RecordedEvent, StoreError, StreamAppend,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use domain::schedule::{self, Schedule, ScheduleCommand};
+
+/// How often a command reloads and decides again after losing a race.
+pub const MAX_ATTEMPTS: usize = 8;
+
+/// Namespace of event ids derived from a command id or idempotency key.
+const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1e_d0c5_4b7e_4c4e_9f3a_2d8b_7c11_e0a1);
+
+/// What every command answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CommandResult {
+    /// The aggregate's id.
+    pub id: Uuid,
+    /// Its version after the command (number of events in its stream).
+    pub version: u64,
+    /// Position of the last event the command appended (opaque, for `X-Min-Position`).
+    pub position: String,
+}
+
+/// Who asks, under which key and expectation, and when.
+#[derive(Debug, Clone)]
+pub struct CommandMeta {
+    /// `X-Actor`, else `anonymous`.
+    pub actor: String,
+    /// `X-Correlation-Id`, else new.
+    pub correlation_id: Uuid,
+    /// The command's own id: the causation id of its events.
+    pub command_id: Uuid,
+    /// `Idempotency-Key`, when sent.
+    pub idempotency_key: Option<String>,
+    /// `If-Match` version, when sent.
+    pub if_match: Option<u64>,
+    /// The clock, read once per command.
+    pub now: DateTime<Utc>,
+}
+
+impl CommandMeta {
+    /// Metadata for the events of this command.
+    pub fn metadata(&self) -> Metadata {
+        Metadata {
+            correlation_id: Some(self.correlation_id),
+            causation_id: Some(self.command_id),
+            actor: self.actor.clone(),
+            occurred_at: self.now,
+            schema_version: 1,
+        }
+    }
+
+    /// The id of the `index`-th event this command appends to `stream`. Derived from the
+    /// idempotency key when there is one, so a retry after a lost answer appends nothing.
+    pub fn event_id(&self, stream: &str, index: usize) -> Uuid {
+        let seed = match &self.idempotency_key {
+            Some(key) => format!("key\n{key}\n{stream}\n{index}"),
+            None => format!("cmd\n{}\n{stream}\n{index}", self.command_id),
+        };
+        Uuid::new_v5(&EVENT_ID_NAMESPACE, seed.as_bytes())
+    }
+
+    /// Encodes domain events for `stream`.
+    pub fn encode<E: DomainEvent>(&self, stream: &str, events: &[E]) -> Vec<NewEvent> {
+        let metadata = self.metadata();
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| NewEvent {
+                event_id: self.event_id(stream, i),
+                event_type: e.event_type().to_owned(),
+                data: e.to_data(),
+                metadata: Metadata {
+                    schema_version: e.schema_version(),
+                    ..metadata.clone()
+                },
+            })
+            .collect()
+    }
+}
+
+/// A stream as loaded: its folded state, version and the position of its last event.
+#[derive(Debug, Clone)]
+pub struct Loaded<S> {
+    /// The stream name.
+    pub stream: String,
+    /// The folded state.
+    pub state: S,
+    /// Number of events.
+    pub version: u64,
+    /// Position of the last event.
+    pub position: Option<Position>,
+    /// The raw events (for detecting an already-applied retry).
+    pub events: Vec<RecordedEvent>,
+}
+
+/// Loads and folds a stream.
+pub async fn load<E: DomainEvent, S>(
+    store: &AnyEventStore,
+    stream: String,
+    init: S,
+    evolve: fn(S, &E) -> S,
+) -> Result<Loaded<S>, ApiError> {
+    let events = store.read_stream(&stream, 1).await?;
+    let mut state = init;
+    for recorded in &events {
+        let event = E::from_data(&recorded.event_type, recorded.data.clone()).map_err(|e| {
+            ApiError::Internal(format!(
+                "stored event {} v{} undecodable: {e}",
+                stream, recorded.version
+            ))
+        })?;
+        state = evolve(state, &event);
+    }
+    let version = events.last().map_or(0, |e| e.version);
+    let position = events.last().map(|e| e.position);
+    Ok(Loaded {
+        stream,
+        state,
+        version,
+        position,
+        events,
+    })
+}
+
+impl<S> Loaded<S> {
+    /// When this command's events are already in the stream (a retry whose first answer
+    /// was lost), the answer of the first attempt.
+    pub fn already_applied(&self, meta: &CommandMeta, id: Uuid) -> Option<CommandResult> {
+        let first = meta.event_id(&self.stream, 0);
+        let start = self.events.iter().position(|e| e.event_id == first)?;
+        let mut last = &self.events[start];
+        for (i, e) in self.events[start..].iter().enumerate() {
+            if e.event_id == meta.event_id(&self.stream, i) {
+                last = e;
+            } else {
+                break;
+            }
+        }
+        Some(CommandResult {
+            id,
+            version: last.version,
+            position: last.position.to_string(),
+        })
+    }
+
+    /// The answer when the command changed nothing.
+    pub fn unchanged(&self, id: Uuid) -> CommandResult {
+        CommandResult {
+            id,
+            version: self.version,
+            position: self.position.unwrap_or(Position::START).to_string(),
+        }
+    }
+
+    /// Checks `If-Match`.
+    pub fn check_if_match(&self, meta: &CommandMeta, entity: &'static str) -> Result<(), ApiError> {
+        match meta.if_match {
+            Some(expected) if expected != self.version => Err(ApiError::VersionConflict {
+                entity,
+                expected,
+                current: self.version,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Runs a command on one stream: load → decide → append, retrying lost races.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_single<E: DomainEvent, S>(
+    store: &AnyEventStore,
+    meta: &CommandMeta,
+    entity: &'static str,
+    id: Uuid,
+    stream: String,
+    init: impl Fn() -> S,
+    evolve: fn(S, &E) -> S,
+    decide: impl Fn(&S) -> Result<Vec<E>, domain::Error>,
+) -> Result<CommandResult, ApiError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let loaded = load(store, stream.clone(), init(), evolve).await?;
+        if let Some(done) = loaded.already_applied(meta, id) {
+            return Ok(done);
+        }
+        loaded.check_if_match(meta, entity)?;
+        let events = decide(&loaded.state).map_err(|e| e.with_target_id(id))?;
+        if events.is_empty() {
+            return Ok(loaded.unchanged(id));
+        }
+        let new = meta.encode(&stream, &events);
+        match store
+            .append(&stream, ExpectedVersion::Exact(loaded.version), new)
+            .await
+        {
+            Ok(r) => {
+                return Ok(CommandResult {
+                    id,
+                    version: r.version,
+                    position: r.position.to_string(),
+                });
+            }
+            Err(StoreError::WrongExpectedVersion { actual, .. }) => {
+                if let Some(expected) = meta.if_match {
+                    return Err(ApiError::VersionConflict {
+                        entity,
+                        expected,
+                        current: actual.unwrap_or(loaded.version + 1),
+                    });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Unavailable(format!(
+        "{entity} {id} is changing too fast; try again"
+    )))
+}
+
+/// One step of a multi-stream change, with how to undo it on a store without
+/// multi-stream transactions.
+pub struct Step {
+    /// What to append.
+    pub append: StreamAppend,
+    /// Decided against the schedule afresh when a later step fails.
+    pub undo: Option<ScheduleCommand>,
+}
+
+/// Appends several streams: atomically where the store can, else in order, undoing
+/// the steps already done when one fails. Returns the result of every step.
+pub async fn commit_steps(
+    store: &AnyEventStore,
+    meta: &CommandMeta,
+    steps: Vec<Step>,
+) -> Result<Vec<AppendResult>, StoreError> {
+    if store.supports_multi_stream() {
+        return store
+            .append_multi(steps.into_iter().map(|s| s.append).collect())
+            .await;
+    }
+    let mut done: Vec<(AppendResult, &Step)> = Vec::new();
+    for step in &steps {
+        let a = &step.append;
+        match store
+            .append(&a.stream_id, a.expected, a.events.clone())
+            .await
+        {
+            Ok(r) => done.push((r, step)),
+            Err(e) => {
+                for (_, step) in done.iter().rev() {
+                    if let Some(cmd) = &step.undo {
+                        undo(store, meta, &step.append.stream_id, cmd.clone()).await;
+                    }
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(done.into_iter().map(|(r, _)| r).collect())
+}
+
+/// Reverts one schedule step by deciding the undo command on the schedule as it is now.
+async fn undo(store: &AnyEventStore, meta: &CommandMeta, stream: &str, cmd: ScheduleCommand) {
+    for _ in 0..MAX_ATTEMPTS {
+        let loaded = match load(
+            store,
+            stream.to_owned(),
+            Schedule::default(),
+            schedule::evolve,
+        )
+        .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(stream, error = %e, "could not undo a partial booking; recovery will release it");
+                return;
+            }
+        };
+        let events = match schedule::decide(&loaded.state, cmd.clone()) {
+            Ok(events) if events.is_empty() => return,
+            Ok(events) => events,
+            Err(e) => {
+                tracing::error!(stream, error = %e, "undoing a partial booking was refused");
+                return;
+            }
+        };
+        let undo_meta = CommandMeta {
+            command_id: Uuid::new_v4(),
+            idempotency_key: None,
+            ..meta.clone()
+        };
+        let new = undo_meta.encode(stream, &events);
+        match store
+            .append(stream, ExpectedVersion::Exact(loaded.version), new)
+            .await
+        {
+            Ok(_) => return,
+            Err(StoreError::WrongExpectedVersion { .. }) => continue,
+            Err(e) => {
+                tracing::error!(stream, error = %e, "could not undo a partial booking; recovery will release it");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! `POST /interviews` and the lifecycle commands of an interview.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use chrono::{DateTime, Utc};
+use domain::interview::{
+    self, CompetencyScore, DecisionOutcome, Interview, InterviewCommand, InterviewEvent,
+    InterviewKind, ParticipantFacts, TranscriptSegment,
+};
+use domain::person::{self, PersonEvent};
+use domain::schedule::{self, Schedule, ScheduleCommand, ScheduleEvent};
+use domain::{Conflict, DomainEvent};
+use futures::future::try_join_all;
+use infra::{AnyEventStore, ExpectedVersion, StoreError, StreamAppend};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::path_id;
+use crate::AppState;
+use crate::body::ApiJson;
+use crate::error::ApiError;
+use crate::handler::{
+    CommandMeta, CommandResult, MAX_ATTEMPTS, Step, commit_steps, load, run_single,
+};
+use crate::meta::Meta;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/interviews", post(schedule_interview))
+        .route("/interviews/{id}/reschedule", post(reschedule))
+        .route("/interviews/{id}/cancel", post(cancel))
+        .route("/interviews/{id}/start", post(start))
+        .route("/interviews/{id}/transcript", post(transcript))
+        .route("/interviews/{id}/complete", post(complete))
+        .route("/interviews/{id}/no-show", post(no_show))
+        .route("/interviews/{id}/feedback", post(feedback))
+        .route("/interviews/{id}/decision", post(decision))
+}
+
+/// Body of `POST /interviews`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleInterview {
+    /// Client-chosen id; else a UUIDv7.
+    pub id: Option<Uuid>,
+    /// A person with role candidate.
+    pub candidate_id: Uuid,
+    /// 1..10 distinct people with role interviewer.
+    pub interviewer_ids: Vec<Uuid>,
+    /// The position hired for.
+    pub position: String,
+    /// `phone_screen`, `technical`, `behavioral`, `system_design`, `onsite` or `final`.
+    #[schema(value_type = String, example = "technical")]
+    pub kind: InterviewKind,
+    /// Start (UTC).
+    pub starts_at: DateTime<Utc>,
+    /// 5..480.
+    pub duration_minutes: i64,
+    /// Room or link.
+    pub location: Option<String>,
+}
+
+/// Body of `POST /interviews/{id}/reschedule`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Reschedule {
+    /// New start.
+    pub starts_at: DateTime<Utc>,
+    /// New length (else unchanged).
+    pub duration_minutes: Option<i64>,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// Body of `POST /interviews/{id}/cancel`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cancel {
+    /// Why (required).
+    pub reason: String,
+}
+
+/// Body of the argument-less commands (`start`, `complete`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// Body of `POST /interviews/{id}/no-show`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NoShow {
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// One transcript segment.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Segment {
+    /// The candidate or a panel member.
+    pub speaker_id: Uuid,
+    /// Offset in ms, ≥ 0.
+    pub start_ms: i64,
+    /// Offset in ms, > startMs.
+    pub end_ms: i64,
+    /// ≤ 10 000 characters.
+    pub text: String,
+}
+
+/// Body of `POST /interviews/{id}/transcript`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Transcript {
+    /// 1..1000 segments.
+    pub segments: Vec<Segment>,
+}
+
+/// One competency score.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Competency {
+    /// Competency name.
+    pub name: String,
+    /// 1..5.
+    pub score: i64,
+}
+
+/// Body of `POST /interviews/{id}/feedback`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Feedback {
+    /// A panel member.
+    pub interviewer_id: Uuid,
+    /// 1..4.
+    pub rating: i64,
+    /// Scores per competency.
+    #[serde(default)]
+    pub competencies: Vec<Competency>,
+    /// Free text.
+    pub notes: Option<String>,
+}
+
+/// Body of `POST /interviews/{id}/decision`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Decision {
+    /// `advance`, `reject`, `hire` or `hold`.
+    #[schema(value_type = String, example = "advance")]
+    pub outcome: DecisionOutcome,
+    /// Who decided.
+    pub decided_by: Uuid,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+type Problem = crate::error::Problem;
+
+/// Schedule an interview, booking every participant.
+#[utoipa::path(post, path = "/interviews", request_body = ScheduleInterview,
+    responses((status = 201, body = CommandResult), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn schedule_interview(
+    State(app): State<AppState>,
+    Meta(meta): Meta,
+    body: ApiJson<ScheduleInterview>,
+) -> Response {
+    let store = app.store.clone();
+    app.respond(
+        meta,
+        "/interviews",
+        &body.raw,
+        StatusCode::CREATED,
+        |meta| async move {
+            let b = body.value;
+            let id = b.id.unwrap_or_else(Uuid::now_v7);
+            let mut ids = vec![b.candidate_id];
+            ids.extend(b.interviewer_ids.iter().copied());
+            let facts = participant_facts(&store, &ids).await?;
+            let cmd = InterviewCommand::Schedule {
+                interview_id: id,
+                candidate: facts[0].clone(),
+                interviewers: facts[1..].to_vec(),
+                position: b.position,
+                kind: b.kind,
+                starts_at: b.starts_at,
+                duration_minutes: b.duration_minutes,
+                location: b.location,
+            };
+            change_with_bookings(
+                &store,
+                &meta,
+                id,
+                |s| interview::decide(s, cmd.clone()),
+                |_before, after| {
+                    let Some(range) = after.time_range() else {
+                        return Vec::new();
+                    };
+                    after
+                        .participants()
+                        .into_iter()
+                        .map(|p| {
+                            (
+                                p,
+                                ScheduleCommand::Book {
+                                    person_id: p,
+                                    interview_id: id,
+                                    range,
+                                },
+                                Some(ScheduleCommand::Release { interview_id: id }),
+                            )
+                        })
+                        .collect()
+                },
+            )
+            .await
+        },
+    )
+    .await
+}
+
+/// Move an interview, re-booking every participant.
+#[utoipa::path(post, path = "/interviews/{id}/reschedule", request_body = Reschedule,
+    params(("id" = Uuid, Path, description = "interview id")),
+    responses((status = 200, body = CommandResult), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn reschedule(
+    State(app): State<AppState>,
+    Path(raw_id): Path<String>,
+    Meta(meta): Meta,
+    body: ApiJson<Reschedule>,
+) -> Response {
+    let store = app.store.clone();
+    let route = format!("/interviews/{raw_id}/reschedule");
+    app.respond(meta, &route, &body.raw, StatusCode::OK, |meta| async move {
+        let id = path_id(&raw_id, "interview")?;
+        let b = body.value;
+        let cmd = InterviewCommand::Reschedule {
+            starts_at: b.starts_at,
+            duration_minutes: b.duration_minutes,
+            reason: b.reason,
+        };
+        change_with_bookings(
+            &store,
+            &meta,
+            id,
+            |s| interview::decide(s, cmd.clone()),
+            |before, after| {
+                let Some(range) = after.time_range() else {
+                    return Vec::new();
+                };
+                after
+                    .participants()
+                    .into_iter()
+                    .map(|p| {
+                        (
+                            p,
+                            ScheduleCommand::Book {
+                                person_id: p,
+                                interview_id: id,
+                                range,
+                            },
+                            before.time_range().map(|old| ScheduleCommand::Book {
+                                person_id: p,
+                                interview_id: id,
+                                range: old,
+                            }),
+                        )
+                    })
+                    .collect()
+            },
+        )
+        .await
+    })
+    .await
+}
+
+fn release_all(
+    id: Uuid,
+) -> impl Fn(&Interview, &Interview) -> Vec<(Uuid, ScheduleCommand, Option<ScheduleCommand>)> {
+    move |before, _after| {
+        before
+            .participants()
+            .into_iter()
+            .map(|p| {
+                (
+                    p,
+                    ScheduleCommand::Release { interview_id: id },
+                    before.time_range().map(|old| ScheduleCommand::Book {
+                        person_id: p,
+                        interview_id: id,
+                        range: old,
+                    }),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Cancel a scheduled interview, releasing every booking.
+#[utoipa::path(post, path = "/interviews/{id}/cancel", request_body = Cancel,
+    params(("id" = Uuid, Path, description = "interview id")),
+    responses((status = 200, body = CommandResult), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn cancel(
+    State(app): State<AppState>,
+    Path(raw_id): Path<String>,
+    Meta(meta): Meta,
+    body: ApiJson<Cancel>,
+) -> Response {
+    let store = app.store.clone();
+    let route = format!("/interviews/{raw_id}/cancel");
+    app.respond(meta, &route, &body.raw, StatusCode::OK, |meta| async move {
+        let id = path_id(&raw_id, "interview")?;
+        let cmd = InterviewCommand::Cancel {
+            reason: body.value.reason,
+        };
+        change_with_bookings(
+            &store,
+            &meta,
+            id,
+            |s| interview::decide(s, cmd.clone()),
+            release_all(id),
+        )
+        .await
+    })
+    .await
+}
+
+/// Mark a scheduled interview as a no-show, releasing every booking.
+#[utoipa::path(post, path = "/interviews/{id}/no-show", request_body = NoShow,
+    params(("id" = Uuid, Path, description = "interview id")),
+    responses((status = 200, body = CommandResult), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn no_show(
+    State(app): State<AppState>,
+    Path(raw_id): Path<String>,
+    Meta(meta): Meta,
+    body: ApiJson<NoShow>,
+) -> Response {
+    let store = app.store.clone();
+    let route = format!("/interviews/{raw_id}/no-show");
+    app.respond(meta, &route, &body.raw, StatusCode::OK, |meta| async move {
+        let id = path_id(&raw_id, "interview")?;
+        let cmd = InterviewCommand::MarkNoShow {
+            reason: body.value.reason,
+        };
+        change_with_bookings(
+            &store,
+            &meta,
+            id,
+            |s| interview::decide(s, cmd.clone()),
+            release_all(id),
+        )
+        .await
+    })
+    .await
+}
+
+macro_rules! single_command {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $body:ty, |$b:ident, $meta:ident| $cmd:expr) => {
+        $(#[$doc])*
+        #[utoipa::path(post, path = $path, request_body = $body,
+            params(("id" = Uuid, Path, description = "interview id")),
+            responses((status = 200, body = CommandResult), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+        pub async fn $name(State(app): State<AppState>, Path(raw_id): Path<String>, Meta(meta): Meta, body: ApiJson<$body>) -> Response {
+            let store = app.store.clone();
+            let route = $path.replace("{id}", &raw_id);
+            app.respond(meta, &route, &body.raw, StatusCode::OK, |$meta| async move {
+                let id = path_id(&raw_id, "interview")?;
+                let $b = body.value;
+                let cmd: InterviewCommand = $cmd;
+                run_single(&store, &$meta, "interview", id, InterviewEvent::stream_id(id), || None, interview::evolve, |s| {
+                    interview::decide(s, cmd.clone())
+                })
+                .await
+            })
+            .await
+        }
+    };
+}
+
+single_command!(
+    /// Start a scheduled interview.
+    start, "/interviews/{id}/start", Empty, |_b, meta| InterviewCommand::Start { at: meta.now });
+single_command!(
+    /// Complete an interview in progress.
+    complete, "/interviews/{id}/complete", Empty, |_b, meta| InterviewCommand::Complete { at: meta.now });
+single_command!(
+/// Record transcript segments of an interview in progress.
+transcript, "/interviews/{id}/transcript", Transcript, |b, meta| InterviewCommand::RecordTranscript {
+    segments: b.segments.into_iter().map(|s| TranscriptSegment { speaker_id: s.speaker_id, start_ms: s.start_ms, end_ms: s.end_ms, text: s.text }).collect(),
+});
+single_command!(
+/// Submit a panel member's feedback on a completed interview.
+feedback, "/interviews/{id}/feedback", Feedback, |b, meta| InterviewCommand::SubmitFeedback {
+    interviewer_id: b.interviewer_id,
+    rating: b.rating,
+    competencies: b.competencies.into_iter().map(|c| CompetencyScore { name: c.name, score: c.score }).collect(),
+    notes: b.notes,
+});
+single_command!(
+/// Record the decision on a completed interview.
+decision, "/interviews/{id}/decision", Decision, |b, meta| InterviewCommand::MakeDecision {
+    outcome: b.outcome,
+    decided_by: b.decided_by,
+    reason: b.reason,
+});
+
+/// What each participant's person stream says about them (roles, or missing).
+async fn participant_facts(
+    store: &AnyEventStore,
+    ids: &[Uuid],
+) -> Result<Vec<ParticipantFacts>, ApiError> {
+    let loads = ids
+        .iter()
+        .map(|id| load(store, PersonEvent::stream_id(*id), None, person::evolve));
+    let people = try_join_all(loads).await?;
+    Ok(ids
+        .iter()
+        .zip(people)
+        .map(|(id, p)| ParticipantFacts {
+            id: *id,
+            roles: p.state.map(|p| p.roles),
+        })
+        .collect())
+}
+
+type ScheduleChanges = Vec<(Uuid, ScheduleCommand, Option<ScheduleCommand>)>;
+
+/// An interview change that also books or releases participants' schedules: decided on
+/// every stream, then committed together (atomically on PostgreSQL; in a fixed order with
+/// undo on EventStoreDB), the interview last.
+async fn change_with_bookings(
+    store: &AnyEventStore,
+    meta: &CommandMeta,
+    id: Uuid,
+    decide: impl Fn(&Option<Interview>) -> Result<Vec<InterviewEvent>, domain::Error>,
+    schedule_changes: impl Fn(&Interview, &Interview) -> ScheduleChanges,
+) -> Result<CommandResult, ApiError> {
+    let interview_stream = InterviewEvent::stream_id(id);
+    for _ in 0..MAX_ATTEMPTS {
+        let loaded = load(store, interview_stream.clone(), None, interview::evolve).await?;
+        if let Some(done) = loaded.already_applied(meta, id) {
+            return Ok(done);
+        }
+        loaded.check_if_match(meta, "interview")?;
+        let events = decide(&loaded.state).map_err(|e| e.with_target_id(id))?;
+        if events.is_empty() {
+            return Ok(loaded.unchanged(id));
+        }
+        let after = events.iter().fold(loaded.state.clone(), interview::evolve);
+        let Some(after) = after else {
+            return Err(ApiError::Internal(
+                "an interview change left no interview".into(),
+            ));
+        };
+        let before = loaded.state.clone().unwrap_or_else(|| after.clone());
+        let mut changes = schedule_changes(&before, &after);
+        changes.sort_by_key(|(p, ..)| *p);
+
+        let mut steps = Vec::with_capacity(changes.len() + 1);
+        let mut conflicts: Vec<Conflict> = Vec::new();
+        let schedules = try_join_all(changes.iter().map(|(p, ..)| {
+            load(
+                store,
+                ScheduleEvent::stream_id(*p),
+                Schedule::default(),
+                schedule::evolve,
+            )
+        }))
+        .await?;
+        for ((_, cmd, undo), sched) in changes.into_iter().zip(schedules) {
+            match schedule::decide(&sched.state, cmd) {
+                Ok(evts) if evts.is_empty() => {}
+                Ok(evts) => steps.push(Step {
+                    append: StreamAppend {
+                        stream_id: sched.stream.clone(),
+                        expected: ExpectedVersion::Exact(sched.version),
+                        events: meta.encode(&sched.stream, &evts),
+                    },
+                    undo,
+                }),
+                Err(domain::Error::BookingConflict(c)) => conflicts.extend(c),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !conflicts.is_empty() {
+            return Err(ApiError::BookingConflict(conflicts));
+        }
+        steps.push(Step {
+            append: StreamAppend {
+                stream_id: interview_stream.clone(),
+                expected: ExpectedVersion::Exact(loaded.version),
+                events: meta.encode(&interview_stream, &events),
+            },
+            undo: None,
+        });
+        match commit_steps(store, meta, steps).await {
+            Ok(results) => {
+                let position = results.iter().map(|r| r.position).max().unwrap_or_default();
+                let version = results.last().map_or(loaded.version, |r| r.version);
+                return Ok(CommandResult {
+                    id,
+                    version,
+                    position: position.to_string(),
+                });
+            }
+            Err(StoreError::WrongExpectedVersion { stream, actual, .. }) => {
+                if let (Some(expected), true) = (meta.if_match, stream == interview_stream) {
+                    return Err(ApiError::VersionConflict {
+                        entity: "interview",
+                        expected,
+                        current: actual.unwrap_or(loaded.version + 1),
+                    });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Unavailable(format!(
+        "interview {id} or its participants' schedules are changing too fast; try again"
+    )))
+}

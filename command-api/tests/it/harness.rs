@@ -1,0 +1,189 @@
+//! A command API on a fresh database, driven with `oneshot` requests.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use command_api::AppState;
+use http_body_util::BodyExt;
+use infra::db::{self, PoolSettings, testing::TestDatabase};
+use infra::postgres::PgEventStore;
+use infra::upcast::Upcasters;
+use infra::{AnyEventStore, EventStore};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: AnyEventStore,
+    db: Option<TestDatabase>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    #[track_caller]
+    pub fn problem_type(&self) -> String {
+        let t = self.body["type"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "problem content type for {}",
+            self.body
+        );
+        t.rsplit('/').next().unwrap_or_default().to_owned()
+    }
+
+    #[track_caller]
+    pub fn expect_problem(&self, status: u16, kind: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert_eq!(self.problem_type(), kind, "{}", self.body);
+    }
+
+    #[track_caller]
+    pub fn expect_ok(&self, status: u16) -> (Uuid, u64, String) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        let id = self.body["id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .expect("id");
+        let version = self.body["version"].as_u64().expect("version");
+        let position = self.body["position"].as_str().expect("position").to_owned();
+        (id, version, position)
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        let test_db = db::testing::fresh_database().await.expect("test database");
+        let pool = db::connect(&test_db.url, PoolSettings::default())
+            .await
+            .expect("connect");
+        db::migrate(&pool).await.expect("migrate events");
+        command_api::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("migrate command api");
+        let store = AnyEventStore::Postgres(Arc::new(PgEventStore::new(
+            pool.clone(),
+            Arc::new(Upcasters::standard()),
+        )));
+        let router = command_api::router(AppState::new(store.clone(), pool));
+        TestApp {
+            router,
+            store,
+            db: Some(test_db),
+        }
+    }
+
+    pub async fn request(&self, req: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post_with(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> Reply {
+        let mut req = Request::post(path).header("content-type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.request(req.body(Body::from(body.to_string())).expect("request"))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.post_with(path, body, &[]).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+    }
+
+    /// Every event in the store, as (stream, type), in insertion order. Read with SQL,
+    /// not `read_all`: that one rightly holds back events while any transaction in the
+    /// cluster (other tests' included) is older than them.
+    pub async fn all_events(&self) -> Vec<(String, String)> {
+        let infra::AnyEventStore::Postgres(store) = &self.store else {
+            unreachable!("postgres")
+        };
+        sqlx::query_as("SELECT stream_id, event_type FROM events ORDER BY position")
+            .fetch_all(store.pool())
+            .await
+            .expect("events")
+    }
+
+    pub async fn stream(&self, stream: &str) -> Vec<infra::RecordedEvent> {
+        self.store.read_stream(stream, 1).await.expect("read")
+    }
+
+    pub async fn person(&self, name: &str, roles: &[&str]) -> Uuid {
+        let r = self
+            .post("/people", json!({"name": name, "roles": roles}))
+            .await;
+        r.expect_ok(201).0
+    }
+
+    pub async fn candidate(&self) -> Uuid {
+        self.person("Cora Candidate", &["candidate"]).await
+    }
+
+    pub async fn interviewer(&self) -> Uuid {
+        self.person("Ivan Interviewer", &["interviewer"]).await
+    }
+
+    /// Schedules an interview; returns the reply.
+    pub async fn schedule(
+        &self,
+        candidate: Uuid,
+        panel: &[Uuid],
+        starts_at: &str,
+        minutes: i64,
+    ) -> Reply {
+        self.post(
+            "/interviews",
+            json!({
+                "candidateId": candidate,
+                "interviewerIds": panel,
+                "position": "Backend Engineer",
+                "kind": "technical",
+                "startsAt": starts_at,
+                "durationMinutes": minutes,
+            }),
+        )
+        .await
+    }
+
+    pub async fn drop_db(mut self) {
+        if let Some(db) = self.db.take() {
+            drop(self.router);
+            drop(self.store);
+            let _ = db.drop_database().await;
+        }
+    }
+}

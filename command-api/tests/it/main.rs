@@ -1,0 +1,8 @@
+//! The command API through its router, against a real PostgreSQL (a fresh database per test).
+
+mod concurrency;
+mod harness;
+mod idempotency;
+mod interviews;
+mod people;
+mod protocol;

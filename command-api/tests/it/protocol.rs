@@ -1,0 +1,145 @@
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::json;
+
+use crate::harness::TestApp;
+
+#[tokio::test]
+async fn malformed_bodies_wrong_types_and_huge_bodies_are_problems() {
+    let app = TestApp::new().await;
+    let r = app
+        .request(
+            Request::post("/people")
+                .header("content-type", "application/json")
+                .body(Body::from("{\"name\": "))
+                .expect("req"),
+        )
+        .await;
+    r.expect_problem(400, "malformed-request");
+    let r = app
+        .request(
+            Request::post("/people")
+                .header("content-type", "application/json")
+                .body(Body::from("[1,2]"))
+                .expect("req"),
+        )
+        .await;
+    r.expect_problem(400, "malformed-request");
+    let r = app
+        .request(
+            Request::post("/people")
+                .header("content-type", "text/plain")
+                .body(Body::from("{}"))
+                .expect("req"),
+        )
+        .await;
+    r.expect_problem(415, "unsupported-media-type");
+    let big = format!(
+        "{{\"name\": \"{}\", \"roles\": [\"candidate\"]}}",
+        "x".repeat(1024 * 1024 + 10)
+    );
+    let r = app
+        .request(
+            Request::post("/people")
+                .header("content-type", "application/json")
+                .body(Body::from(big))
+                .expect("req"),
+        )
+        .await;
+    r.expect_problem(413, "payload-too-large");
+    let r = app.post("/nowhere", json!({})).await;
+    r.expect_problem(404, "not-found");
+    assert!(app.all_events().await.is_empty());
+    app.drop_db().await;
+}
+
+#[tokio::test]
+async fn actor_and_correlation_headers_reach_the_event_metadata() {
+    let app = TestApp::new().await;
+    let correlation = uuid::Uuid::new_v4().to_string();
+    let r = app
+        .post_with(
+            "/people",
+            json!({"name": "A", "roles": ["candidate"]}),
+            &[
+                ("x-actor", "recruiter-7"),
+                ("x-correlation-id", &correlation),
+            ],
+        )
+        .await;
+    let (id, ..) = r.expect_ok(201);
+    assert_eq!(
+        r.headers
+            .get("x-correlation-id")
+            .and_then(|v| v.to_str().ok()),
+        Some(correlation.as_str())
+    );
+    let events = app.stream(&format!("person-{id}")).await;
+    assert_eq!(events[0].metadata.actor, "recruiter-7");
+    assert_eq!(
+        events[0].metadata.correlation_id.map(|c| c.to_string()),
+        Some(correlation)
+    );
+    assert!(events[0].metadata.causation_id.is_some());
+
+    let r = app
+        .post("/people", json!({"name": "B", "roles": ["candidate"]}))
+        .await;
+    let (id, ..) = r.expect_ok(201);
+    assert!(
+        r.headers.get("x-correlation-id").is_some(),
+        "a new correlation id is echoed"
+    );
+    assert_eq!(
+        app.stream(&format!("person-{id}")).await[0].metadata.actor,
+        "anonymous"
+    );
+
+    app.post_with(
+        "/people",
+        json!({"name": "C", "roles": ["candidate"]}),
+        &[("x-correlation-id", "nope")],
+    )
+    .await
+    .expect_problem(400, "malformed-request");
+    app.post_with(
+        "/people",
+        json!({"name": "C", "roles": ["candidate"]}),
+        &[("if-match", "three")],
+    )
+    .await
+    .expect_problem(400, "malformed-request");
+    app.drop_db().await;
+}
+
+#[tokio::test]
+async fn health_metrics_and_openapi_are_served() {
+    let app = TestApp::new().await;
+    assert_eq!(app.get("/health/live").await.status, 200);
+    assert_eq!(app.get("/health/ready").await.status, 200);
+    app.candidate().await;
+    let metrics = app.get("/metrics").await;
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    assert!(
+        text.contains("command_api_requests_total{route=\"/people\",status=\"201\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("command_api_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    let doc = app.get("/openapi.json").await;
+    for path in [
+        "/people",
+        "/people/{id}/availability",
+        "/interviews",
+        "/interviews/{id}/decision",
+        "/interviews/{id}/no-show",
+    ] {
+        assert!(
+            doc.body["paths"][path]["post"].is_object(),
+            "{path} in the OpenAPI document"
+        );
+    }
+    app.drop_db().await;
+}
