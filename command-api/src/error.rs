@@ -74,6 +74,15 @@ pub enum ApiError {
     /// 503: the event store or database is unreachable, or contention did not resolve.
     #[error("{0}")]
     Unavailable(String),
+    /// A lost race on a stream; handlers retry it, and it is never answered as such
+    /// (it maps to 503 should one escape).
+    #[error("stream {stream} changed concurrently (now at {actual:?})")]
+    StreamConflict {
+        /// The stream.
+        stream: String,
+        /// Its version, when known.
+        actual: Option<u64>,
+    },
     /// 500: a bug or an unexpected store failure (logged, never shown).
     #[error("internal error: {0}")]
     Internal(String),
@@ -92,7 +101,9 @@ impl ApiError {
             ApiError::Validation(_)
             | ApiError::RuleViolated { .. }
             | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::StreamConflict { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,7 +121,7 @@ impl ApiError {
             ApiError::Validation(_) => "validation-failed",
             ApiError::RuleViolated { .. } => "rule-violated",
             ApiError::IdempotencyKeyReused => "idempotency-key-reused",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::StreamConflict { .. } => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -127,7 +138,7 @@ impl ApiError {
             ApiError::Validation(_) => "Validation failed",
             ApiError::RuleViolated { .. } => "Rule violated",
             ApiError::IdempotencyKeyReused => "Idempotency key reused",
-            ApiError::Unavailable(_) => "Service unavailable",
+            ApiError::Unavailable(_) | ApiError::StreamConflict { .. } => "Service unavailable",
             ApiError::Internal(_) => "Internal server error",
         }
     }

@@ -238,20 +238,46 @@ pub struct Step {
     pub undo: Option<ScheduleCommand>,
 }
 
-/// Appends several streams: atomically where the store can, else in order, undoing
-/// the steps already done when one fails. Returns the result of every step.
+/// Appends several streams: atomically where the store can, else in order (the
+/// interview, last step, after every schedule), undoing the steps already done when one
+/// fails. Without atomicity an intent row covers the gap between the steps, so a crash
+/// there is reconciled by [`crate::recovery`]. Returns the result of every step.
 pub async fn commit_steps(
     store: &AnyEventStore,
+    pool: &sqlx::PgPool,
     meta: &CommandMeta,
+    interview_id: Uuid,
     steps: Vec<Step>,
-) -> Result<Vec<AppendResult>, StoreError> {
+) -> Result<Vec<AppendResult>, ApiError> {
     if store.supports_multi_stream() {
         return store
             .append_multi(steps.into_iter().map(|s| s.append).collect())
-            .await;
+            .await
+            .map_err(|e| conflict_or(e));
     }
+    let people: Vec<Uuid> = steps
+        .iter()
+        .filter_map(|s| {
+            s.append
+                .stream_id
+                .strip_prefix(domain::schedule::ScheduleEvent::STREAM_PREFIX)
+        })
+        .filter_map(|id| Uuid::parse_str(id).ok())
+        .collect();
+    let intent = if people.is_empty() {
+        None
+    } else {
+        Some(crate::recovery::begin(pool, interview_id, &people).await?)
+    };
     let mut done: Vec<(AppendResult, &Step)> = Vec::new();
-    for step in &steps {
+    let mut failure = None;
+    for (i, step) in steps.iter().enumerate() {
+        if i + 1 == steps.len() && !done.is_empty() && failpoint("after-bookings") {
+            tracing::error!(
+                "failpoint after-bookings: aborting between the bookings and the interview"
+            );
+            std::process::abort();
+        }
         let a = &step.append;
         match store
             .append(&a.stream_id, a.expected, a.events.clone())
@@ -264,11 +290,33 @@ pub async fn commit_steps(
                         undo(store, meta, &step.append.stream_id, cmd.clone()).await;
                     }
                 }
-                return Err(e);
+                failure = Some(e);
+                break;
             }
         }
     }
-    Ok(done.into_iter().map(|(r, _)| r).collect())
+    if let Some(intent) = intent {
+        crate::recovery::end(pool, intent).await;
+    }
+    match failure {
+        Some(e) => Err(conflict_or(e)),
+        None => Ok(done.into_iter().map(|(r, _)| r).collect()),
+    }
+}
+
+/// A store failure as the API sees it; conflicts stay distinguishable for retries.
+fn conflict_or(e: StoreError) -> ApiError {
+    match e {
+        StoreError::WrongExpectedVersion { stream, actual, .. } => {
+            ApiError::StreamConflict { stream, actual }
+        }
+        other => other.into(),
+    }
+}
+
+/// True when the named failpoint is set in `INTERVIEW_LEDGER_FAILPOINT` (crash tests).
+fn failpoint(name: &str) -> bool {
+    std::env::var("INTERVIEW_LEDGER_FAILPOINT").is_ok_and(|v| v == name)
 }
 
 /// Reverts one schedule step by deciding the undo command on the schedule as it is now.

@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
+pub mod recovery;
 pub mod routes;
 
 use std::future::Future;

@@ -14,7 +14,7 @@ use domain::person::{self, PersonEvent};
 use domain::schedule::{self, Schedule, ScheduleCommand, ScheduleEvent};
 use domain::{Conflict, DomainEvent};
 use futures::future::try_join_all;
-use infra::{AnyEventStore, ExpectedVersion, StoreError, StreamAppend};
+use infra::{AnyEventStore, ExpectedVersion, StreamAppend};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -167,6 +167,7 @@ pub async fn schedule_interview(
     body: ApiJson<ScheduleInterview>,
 ) -> Response {
     let store = app.store.clone();
+    let state = app.clone();
     app.respond(
         meta,
         "/interviews",
@@ -189,7 +190,7 @@ pub async fn schedule_interview(
                 location: b.location,
             };
             change_with_bookings(
-                &store,
+                &state,
                 &meta,
                 id,
                 |s| interview::decide(s, cmd.clone()),
@@ -230,7 +231,7 @@ pub async fn reschedule(
     Meta(meta): Meta,
     body: ApiJson<Reschedule>,
 ) -> Response {
-    let store = app.store.clone();
+    let state = app.clone();
     let route = format!("/interviews/{raw_id}/reschedule");
     app.respond(meta, &route, &body.raw, StatusCode::OK, |meta| async move {
         let id = path_id(&raw_id, "interview")?;
@@ -241,7 +242,7 @@ pub async fn reschedule(
             reason: b.reason,
         };
         change_with_bookings(
-            &store,
+            &state,
             &meta,
             id,
             |s| interview::decide(s, cmd.clone()),
@@ -307,7 +308,7 @@ pub async fn cancel(
     Meta(meta): Meta,
     body: ApiJson<Cancel>,
 ) -> Response {
-    let store = app.store.clone();
+    let state = app.clone();
     let route = format!("/interviews/{raw_id}/cancel");
     app.respond(meta, &route, &body.raw, StatusCode::OK, |meta| async move {
         let id = path_id(&raw_id, "interview")?;
@@ -315,7 +316,7 @@ pub async fn cancel(
             reason: body.value.reason,
         };
         change_with_bookings(
-            &store,
+            &state,
             &meta,
             id,
             |s| interview::decide(s, cmd.clone()),
@@ -336,7 +337,7 @@ pub async fn no_show(
     Meta(meta): Meta,
     body: ApiJson<NoShow>,
 ) -> Response {
-    let store = app.store.clone();
+    let state = app.clone();
     let route = format!("/interviews/{raw_id}/no-show");
     app.respond(meta, &route, &body.raw, StatusCode::OK, |meta| async move {
         let id = path_id(&raw_id, "interview")?;
@@ -344,7 +345,7 @@ pub async fn no_show(
             reason: body.value.reason,
         };
         change_with_bookings(
-            &store,
+            &state,
             &meta,
             id,
             |s| interview::decide(s, cmd.clone()),
@@ -430,12 +431,13 @@ type ScheduleChanges = Vec<(Uuid, ScheduleCommand, Option<ScheduleCommand>)>;
 /// every stream, then committed together (atomically on PostgreSQL; in a fixed order with
 /// undo on EventStoreDB), the interview last.
 async fn change_with_bookings(
-    store: &AnyEventStore,
+    app: &AppState,
     meta: &CommandMeta,
     id: Uuid,
     decide: impl Fn(&Option<Interview>) -> Result<Vec<InterviewEvent>, domain::Error>,
     schedule_changes: impl Fn(&Interview, &Interview) -> ScheduleChanges,
 ) -> Result<CommandResult, ApiError> {
+    let store = &app.store;
     let interview_stream = InterviewEvent::stream_id(id);
     for _ in 0..MAX_ATTEMPTS {
         let loaded = load(store, interview_stream.clone(), None, interview::evolve).await?;
@@ -494,7 +496,7 @@ async fn change_with_bookings(
             },
             undo: None,
         });
-        match commit_steps(store, meta, steps).await {
+        match commit_steps(&app.store, &app.pool, meta, id, steps).await {
             Ok(results) => {
                 let position = results.iter().map(|r| r.position).max().unwrap_or_default();
                 let version = results.last().map_or(loaded.version, |r| r.version);
@@ -504,7 +506,7 @@ async fn change_with_bookings(
                     position: position.to_string(),
                 });
             }
-            Err(StoreError::WrongExpectedVersion { stream, actual, .. }) => {
+            Err(ApiError::StreamConflict { stream, actual }) => {
                 if let (Some(expected), true) = (meta.if_match, stream == interview_stream) {
                     return Err(ApiError::VersionConflict {
                         entity: "interview",

@@ -84,6 +84,41 @@ impl TestApp {
         }
     }
 
+    /// The same API on the EventStoreDB named by `EVENTSTORE_URL` (idempotency keys and
+    /// booking intents in a fresh PostgreSQL database), or `None` when not configured.
+    pub async fn esdb(test: &str) -> Option<TestApp> {
+        let url = match std::env::var("EVENTSTORE_URL") {
+            Ok(u) if u.starts_with("esdb") => u,
+            _ => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "EVENTSTORE_URL must name an EventStoreDB in CI"
+                );
+                eprintln!("{test}: skipped on eventstoredb: EVENTSTORE_URL not set");
+                return None;
+            }
+        };
+        eprintln!("{test}: running on eventstoredb at {url}");
+        let test_db = db::testing::fresh_database().await.expect("test database");
+        let pool = db::connect(&test_db.url, PoolSettings::default())
+            .await
+            .expect("connect");
+        command_api::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("migrate command api");
+        let esdb = infra::esdb::EsdbEventStore::connect(&url, Arc::new(Upcasters::standard()))
+            .await
+            .expect("esdb");
+        let store = AnyEventStore::Esdb(Arc::new(esdb));
+        let router = command_api::router(AppState::new(store.clone(), pool));
+        Some(TestApp {
+            router,
+            store,
+            db: Some(test_db),
+        })
+    }
+
     pub async fn request(&self, req: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(req).await.expect("infallible");
         let status = response.status();

@@ -1,6 +1,7 @@
 //! The command API through its router, against a real PostgreSQL (a fresh database per test).
 
 mod concurrency;
+mod eventstoredb;
 mod harness;
 mod idempotency;
 mod interviews;
