@@ -253,7 +253,7 @@ pub async fn commit_steps(
         return store
             .append_multi(steps.into_iter().map(|s| s.append).collect())
             .await
-            .map_err(|e| conflict_or(e));
+            .map_err(conflict_or);
     }
     let people: Vec<Uuid> = steps
         .iter()

@@ -16,6 +16,9 @@ const STALE_CLAIM: Duration = Duration::from_secs(30);
 /// How long a request waits for a concurrent one with the same key.
 const WAIT_FOR_CONCURRENT: Duration = Duration::from_secs(10);
 
+/// A stored key: request hash, answer status and body (once answered), stale claim.
+type StoredKey = (String, Option<i16>, Option<Vec<u8>>, bool);
+
 /// Outcome of looking a key up.
 pub enum Claim {
     /// This request runs the command and must [`record`] its answer.
@@ -56,7 +59,7 @@ pub async fn claim(pool: &PgPool, key: &str, hash: &str) -> Result<Claim, ApiErr
         if inserted.rows_affected() == 1 {
             return Ok(Claim::Owned);
         }
-        let row: Option<(String, Option<i16>, Option<Vec<u8>>, bool)> = sqlx::query_as(
+        let row: Option<StoredKey> = sqlx::query_as(
             "SELECT request_hash, status, body, created_at < now() - make_interval(secs => $2)
              FROM idempotency_keys WHERE key = $1",
         )

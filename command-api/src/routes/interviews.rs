@@ -515,7 +515,7 @@ async fn change_with_bookings(
                     });
                 }
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
     Err(ApiError::Unavailable(format!(
