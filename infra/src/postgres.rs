@@ -474,6 +474,11 @@ impl EventStore for PgEventStore {
                 return;
             }
             let mut backoff = Duration::from_millis(2);
+            // Set once a read found nothing and nothing was held back at that moment; the
+            // next empty read may then wait for a notification. The second read closes the
+            // gap between the two snapshots: a holding transaction may have ended between
+            // them without notifying anyone.
+            let mut verified_empty = false;
             loop {
                 let page = match store.read_page(position, 1000).await {
                     Ok(p) => p,
@@ -481,23 +486,27 @@ impl EventStore for PgEventStore {
                 };
                 if !page.is_empty() {
                     backoff = Duration::from_millis(2);
+                    verified_empty = false;
                     for event in page {
                         position = event.position;
                         yield Ok(event);
                     }
                     continue;
                 }
-                match store.withheld_after(position).await {
-                    Ok(true) => {
-                        // A transaction still running holds back events committed after it;
-                        // it may end without notifying anyone, so look again shortly.
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_millis(100));
-                        continue;
+                if !verified_empty {
+                    match store.withheld_after(position).await {
+                        Ok(true) => {
+                            // A transaction still running holds back events committed after
+                            // it; it may end without notifying anyone, so look again shortly.
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_millis(100));
+                        }
+                        Ok(false) => verified_empty = true,
+                        Err(e) => { yield Err(e); return; }
                     }
-                    Ok(false) => {}
-                    Err(e) => { yield Err(e); return; }
+                    continue;
                 }
+                verified_empty = false;
                 // Wait for the next append. A lost notification costs at most the timeout.
                 match tokio::time::timeout(Duration::from_secs(5), listener.try_recv()).await {
                     Ok(Ok(_)) | Err(_) => {}

@@ -1,0 +1,179 @@
+//! Starting and stopping the query API.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use infra::AnyEventStore;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::QueryContext;
+use crate::http::{AppState, HttpLimits, router};
+use crate::schema::Limits;
+
+/// How long `build` waits for the notification listener before serving anyway.
+const LISTENER_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything the query API needs, with defaults for the limits.
+#[derive(Clone)]
+pub struct Settings {
+    /// Where to listen (`QUERY_API_ADDR`, default `127.0.0.1:8081`; port 0 picks one).
+    pub addr: SocketAddr,
+    /// The read-model database.
+    pub pool: PgPool,
+    /// The event store, for `history` and `asOf`.
+    pub store: AnyEventStore,
+    /// Longest `X-Min-Position` wait (default 5 s).
+    pub min_position_timeout: Duration,
+    /// Longest query execution (default 10 s).
+    pub query_timeout: Duration,
+    /// Largest request body (default 1 MiB).
+    pub max_body_bytes: usize,
+    /// Depth and complexity limits (default 12 and 5,000).
+    pub limits: Limits,
+}
+
+impl Settings {
+    /// Settings with the default limits.
+    pub fn new(addr: SocketAddr, pool: PgPool, store: AnyEventStore) -> Self {
+        let http = HttpLimits::default();
+        Settings {
+            addr,
+            pool,
+            store,
+            min_position_timeout: http.min_position_timeout,
+            query_timeout: http.query_timeout,
+            max_body_bytes: http.max_body_bytes,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Failures starting or running the server.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryApiError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("query API server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// A bound, not yet running query API.
+pub struct QueryApi {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: Router,
+    shutdown: CancellationToken,
+}
+
+impl QueryApi {
+    /// Starts the notification listener and binds the address.
+    pub async fn build(settings: Settings) -> Result<Self, QueryApiError> {
+        let ctx = QueryContext::new(settings.pool.clone(), settings.store.clone())
+            .with_limits(settings.limits);
+        if tokio::time::timeout(LISTENER_GRACE, ctx.listening())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "notification listener not up yet; subscriptions and X-Min-Position waits start when it is"
+            );
+        }
+        let state = AppState::new(
+            ctx,
+            HttpLimits {
+                min_position_timeout: settings.min_position_timeout,
+                query_timeout: settings.query_timeout,
+                max_body_bytes: settings.max_body_bytes,
+            },
+        );
+        let shutdown = state.shutdown_token().clone();
+        let listener =
+            TcpListener::bind(settings.addr)
+                .await
+                .map_err(|source| QueryApiError::Bind {
+                    addr: settings.addr,
+                    source,
+                })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| QueryApiError::Bind {
+                addr: settings.addr,
+                source,
+            })?;
+        tracing::info!(%addr, "query API listening");
+        Ok(QueryApi {
+            listener,
+            addr,
+            router: router(state),
+            shutdown,
+        })
+    }
+
+    /// The port bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The address bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then closes subscriptions, finishes the
+    /// requests in flight and returns.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), QueryApiError> {
+        let token = self.shutdown.clone();
+        let result = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                token.cancel();
+            })
+            .await
+            .map_err(QueryApiError::Serve);
+        self.shutdown.cancel();
+        tracing::info!("query API stopped");
+        result
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

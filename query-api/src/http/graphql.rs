@@ -1,0 +1,177 @@
+//! `/graphql` and `/graphql/ws`.
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Data, ServerError};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{RawQuery, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::time::Instant;
+
+use super::AppState;
+use crate::consistency::{MIN_POSITION_HEADER, parse_min_position, wait_for_position};
+use crate::error::{coded, codes};
+
+/// A single GraphQL request as a JSON body.
+pub async fn graphql_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
+            let limit = state.limits.max_body_bytes;
+            return refuse(
+                &state,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                coded(
+                    codes::PAYLOAD_TOO_LARGE,
+                    format!("request body is larger than {limit} bytes"),
+                ),
+            );
+        }
+        Err(e) => {
+            return refuse(
+                &state,
+                StatusCode::BAD_REQUEST,
+                coded(codes::BAD_REQUEST, format!("cannot read request body: {e}")),
+            );
+        }
+    };
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return refuse(
+            &state,
+            StatusCode::BAD_REQUEST,
+            coded(
+                codes::BAD_REQUEST,
+                "batched requests are not supported: send one operation per request",
+            ),
+        );
+    }
+    match serde_json::from_slice::<async_graphql::Request>(&body) {
+        Ok(request) => execute(&state, &headers, request).await,
+        Err(e) => refuse(
+            &state,
+            StatusCode::BAD_REQUEST,
+            coded(
+                codes::BAD_REQUEST,
+                format!("body is not a GraphQL request ({{\"query\": …}}): {e}"),
+            ),
+        ),
+    }
+}
+
+/// A query in the URL: `?query=…&operationName=…&variables=…`.
+pub async fn graphql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
+        Ok(request) => execute(&state, &headers, request).await,
+        Err(e) => refuse(
+            &state,
+            StatusCode::BAD_REQUEST,
+            coded(
+                codes::BAD_REQUEST,
+                format!("not a GraphQL GET request: {e}"),
+            ),
+        ),
+    }
+}
+
+/// Subscriptions over `graphql-transport-ws` (and the older `graphql-ws`).
+pub async fn graphql_ws(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let schema = state.schema.clone();
+    let mut data = Data::default();
+    data.insert(state.ctx.loaders());
+    let shutdown = state.shutdown.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let serve = GraphQLWebSocket::new(socket, schema, protocol)
+                .with_data(data)
+                .serve();
+            tokio::select! {
+                _ = serve => {}
+                _ = shutdown.cancelled() => tracing::debug!("closing subscription socket: shutting down"),
+            }
+        })
+}
+
+/// Waits for `X-Min-Position` if sent, then runs the request within the query timeout.
+#[tracing::instrument(name = "query_api.graphql", skip_all, fields(operation = request.operation_name.as_deref().unwrap_or("anonymous")))]
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+) -> Response {
+    let started = Instant::now();
+    let operation = request.operation_name.clone();
+    let response = run(state, headers, request).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    state.metrics.observe(
+        operation.as_deref(),
+        elapsed,
+        response.errors.iter().map(error_code),
+    );
+    GraphQLResponse::from(response).into_response()
+}
+
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+) -> async_graphql::Response {
+    if let Some(value) = headers.get(MIN_POSITION_HEADER) {
+        let waited = match parse_min_position(value.as_bytes()) {
+            Ok(target) => {
+                wait_for_position(
+                    state.ctx.read_model(),
+                    state.ctx.notices(),
+                    target,
+                    state.limits.min_position_timeout,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = waited {
+            return async_graphql::Response::from_errors(vec![e.into_server_error()]);
+        }
+    }
+    let request = request.data(state.ctx.loaders());
+    let timeout = state.limits.query_timeout;
+    match tokio::time::timeout(timeout, state.schema.execute(request)).await {
+        Ok(response) => response,
+        Err(_) => async_graphql::Response::from_errors(vec![coded(
+            codes::QUERY_TIMEOUT,
+            format!(
+                "the query did not finish within {} ms; ask for less",
+                timeout.as_millis()
+            ),
+        )]),
+    }
+}
+
+/// Answers a request refused before execution, in the GraphQL response shape.
+fn refuse(state: &AppState, status: StatusCode, error: ServerError) -> Response {
+    state.metrics.observe(None, 0.0, [error_code(&error)]);
+    let body = async_graphql::Response::from_errors(vec![error]);
+    (status, GraphQLResponse::from(body)).into_response()
+}
+
+/// The `extensions.code` of an error leaving the server.
+fn error_code(error: &ServerError) -> &str {
+    match error.extensions.as_ref().and_then(|x| x.get("code")) {
+        Some(async_graphql::Value::String(code)) => code,
+        _ => codes::INTERNAL_SERVER_ERROR,
+    }
+}

@@ -1,0 +1,103 @@
+//! The HTTP surface: `/graphql` (POST, GET), `/graphql/ws`, GraphiQL at `/`, health and
+//! metrics.
+
+mod graphql;
+mod ops;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+use crate::context::QueryContext;
+use crate::metrics::Metrics;
+use crate::schema::{QuerySchema, schema};
+
+/// Limits of the HTTP endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Longest wait for `X-Min-Position` (default 5 s).
+    pub min_position_timeout: Duration,
+    /// Longest execution of one query (default 10 s).
+    pub query_timeout: Duration,
+    /// Largest request body (default 1 MiB).
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            min_position_timeout: Duration::from_secs(5),
+            query_timeout: Duration::from_secs(10),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    schema: QuerySchema,
+    ctx: QueryContext,
+    metrics: Arc<Metrics>,
+    limits: HttpLimits,
+    shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// State serving the schema built on `ctx`.
+    pub fn new(ctx: QueryContext, limits: HttpLimits) -> Self {
+        AppState {
+            schema: schema(ctx.clone()),
+            ctx,
+            metrics: Arc::new(Metrics::default()),
+            limits,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// The schema served.
+    pub fn schema(&self) -> &QuerySchema {
+        &self.schema
+    }
+
+    /// The context resolvers read through.
+    pub fn context(&self) -> &QueryContext {
+        &self.ctx
+    }
+
+    /// Cancelled when the server stops: open subscriptions end with it.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+}
+
+/// Every route of the query API.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route("/", get(ops::graphiql))
+        .route(
+            "/graphql",
+            get(graphql::graphql_get).post(graphql::graphql_post),
+        )
+        .route("/graphql/ws", get(graphql::graphql_ws))
+        .route("/health/live", get(ops::live))
+        .route("/health/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+                tracing::info_span!(
+                    "query_api.http",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                )
+            }),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,42 @@
+//! The query API: a GraphQL read side over the read models (API.md §3).
+//!
+//! ```text
+//! QueryApi::build(Settings::new(addr, pool, store)).await?   // binds; port 0 works
+//!     .run_until_stopped(shutdown_signal()).await?            // graceful on SIGINT/SIGTERM
+//! ```
+//!
+//! - [`schema()`] builds the async-graphql schema on a [`QueryContext`]; [`router()`]
+//!   serves it: `POST|GET /graphql`, GraphiQL at `GET /`, subscriptions at `/graphql/ws`
+//!   (graphql-transport-ws), `/health/live`, `/health/ready`, `/metrics`.
+//! - Reads go through [`read_model`] (typed SQL over schema `rm`), batched per request by
+//!   [`loaders`]; `history` and `asOf` read the event store.
+//! - `X-Min-Position` waits for the projections ([`consistency`]); subscriptions and
+//!   those waits wake on the projector's NOTIFYs through one shared listener ([`notify`]).
+//!
+//! Settings (the binary maps its environment onto [`Settings`]):
+//!
+//! | setting | default |
+//! |---|---|
+//! | `addr` (`QUERY_API_ADDR`) | `127.0.0.1:8081` |
+//! | `min_position_timeout` | 5 s |
+//! | `query_timeout` | 10 s |
+//! | `max_body_bytes` | 1 MiB |
+//! | `limits` | depth 12, complexity 5,000 |
+
+#![warn(missing_docs)]
+
+mod app;
+pub mod consistency;
+mod context;
+pub mod error;
+mod http;
+pub mod loaders;
+mod metrics;
+pub mod notify;
+pub mod read_model;
+pub mod schema;
+
+pub use app::{QueryApi, QueryApiError, Settings, shutdown_signal};
+pub use context::QueryContext;
+pub use http::{AppState, HttpLimits, router};
+pub use schema::{Limits, QuerySchema, schema, sdl};

@@ -1,0 +1,106 @@
+//! DataLoaders: batch the per-object reads of one request into one statement per kind,
+//! so a page of interviews with people, feedback and scores costs a fixed number of
+//! round trips whatever its size.
+//!
+//! They cache nothing ([`NoCache`]): one batch serves the loads of one moment, so a
+//! loader can live as long as a WebSocket connection without serving stale rows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader, NoCache};
+use uuid::Uuid;
+
+use crate::read_model::{
+    CompetencyRow, FeedbackRow, InterviewRow, PersonRow, ReadModel, ReadModelError,
+};
+
+/// The loaders of one request (or one WebSocket connection).
+#[derive(Clone)]
+pub struct Loaders {
+    /// `rm.people` by id.
+    pub people: Arc<DataLoader<PersonLoader, NoCache>>,
+    /// `rm.interviews` by id.
+    pub interviews: Arc<DataLoader<InterviewLoader, NoCache>>,
+    /// `rm.feedback` by interview id.
+    pub feedback: Arc<DataLoader<FeedbackLoader, NoCache>>,
+    /// `rm.competency_scores` by (interview id, interviewer id).
+    pub competencies: Arc<DataLoader<CompetencyLoader, NoCache>>,
+}
+
+impl Loaders {
+    /// Fresh loaders reading through `read_model`.
+    pub fn new(read_model: &ReadModel) -> Self {
+        let rm = || read_model.clone();
+        Loaders {
+            people: Arc::new(DataLoader::new(PersonLoader(rm()), tokio::spawn)),
+            interviews: Arc::new(DataLoader::new(InterviewLoader(rm()), tokio::spawn)),
+            feedback: Arc::new(DataLoader::new(FeedbackLoader(rm()), tokio::spawn)),
+            competencies: Arc::new(DataLoader::new(CompetencyLoader(rm()), tokio::spawn)),
+        }
+    }
+}
+
+type Batch<K, V> = Result<HashMap<K, V>, Arc<ReadModelError>>;
+
+/// Loads people by id.
+pub struct PersonLoader(ReadModel);
+
+impl Loader<Uuid> for PersonLoader {
+    type Value = PersonRow;
+    type Error = Arc<ReadModelError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Batch<Uuid, PersonRow> {
+        let rows = self.0.people_by_ids(keys).await?;
+        Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+    }
+}
+
+/// Loads interviews by id.
+pub struct InterviewLoader(ReadModel);
+
+impl Loader<Uuid> for InterviewLoader {
+    type Value = InterviewRow;
+    type Error = Arc<ReadModelError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Batch<Uuid, InterviewRow> {
+        let rows = self.0.interviews_by_ids(keys).await?;
+        Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+    }
+}
+
+/// Loads the feedback of interviews; every key gets a list, empty when none.
+pub struct FeedbackLoader(ReadModel);
+
+impl Loader<Uuid> for FeedbackLoader {
+    type Value = Vec<FeedbackRow>;
+    type Error = Arc<ReadModelError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Batch<Uuid, Vec<FeedbackRow>> {
+        let mut out: HashMap<Uuid, Vec<FeedbackRow>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in self.0.feedback_for(keys).await? {
+            out.entry(row.interview_id).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+/// Loads the competency scores of feedbacks; every key gets a list, empty when none.
+pub struct CompetencyLoader(ReadModel);
+
+impl Loader<(Uuid, Uuid)> for CompetencyLoader {
+    type Value = Vec<CompetencyRow>;
+    type Error = Arc<ReadModelError>;
+
+    async fn load(&self, keys: &[(Uuid, Uuid)]) -> Batch<(Uuid, Uuid), Vec<CompetencyRow>> {
+        let mut out: HashMap<(Uuid, Uuid), Vec<CompetencyRow>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in self.0.competencies_for(keys).await? {
+            out.entry((row.interview_id, row.interviewer_id))
+                .or_default()
+                .push(row);
+        }
+        Ok(out)
+    }
+}

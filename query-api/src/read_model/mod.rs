@@ -1,0 +1,118 @@
+//! Typed reads of the read-model tables (schema `rm`, owned by the `projections` crate)
+//! and of the projector's checkpoints.
+//!
+//! Every statement goes through [`ReadModel`], which counts them: the count is how tests
+//! prove that DataLoaders keep a page of interviews at a fixed number of round trips.
+//! The SQL is dynamic in places (filters, keyset cursors), so it uses runtime-checked
+//! `query_as`; the integration tests run every statement against the real DDL.
+
+mod analytics;
+mod checkpoints;
+mod interviews;
+mod people;
+mod schedules;
+mod transcripts;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sqlx::PgPool;
+
+pub use analytics::{CompetencyStatRow, DailyRow, FunnelRow, HourRow, LoadRow};
+pub use checkpoints::CheckpointRow;
+pub use interviews::{
+    CompetencyRow, FeedbackRow, InterviewCursor, InterviewFilter, InterviewRow, SortOrder,
+};
+pub use people::{PersonCursor, PersonRow};
+pub use schedules::{BookingRow, ScheduleRows, WindowRow};
+pub use transcripts::{HitCursor, HitRow, SegmentRow};
+
+/// A read-model query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadModelError {
+    /// The database failed or a row did not decode.
+    #[error("read model query {query} failed: {source}")]
+    Sql {
+        /// Which typed read failed (stable, for logs).
+        query: &'static str,
+        /// The cause.
+        source: sqlx::Error,
+    },
+    /// A stored value is not one this API knows (e.g. an unknown status string).
+    #[error("read model holds an unexpected value in {column}: {value:?}")]
+    Unexpected {
+        /// The column.
+        column: &'static str,
+        /// The value found.
+        value: String,
+    },
+}
+
+/// The read-model database, with a counter of statements sent.
+#[derive(Clone, Debug)]
+pub struct ReadModel {
+    pool: PgPool,
+    statements: Arc<AtomicU64>,
+}
+
+impl ReadModel {
+    /// Reads through `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        ReadModel {
+            pool,
+            statements: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The pool (also used by the notification listener).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// How many statements this read model (and its clones) has sent so far.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Counts one statement and hands out the pool to run it on.
+    fn db(&self) -> &PgPool {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        &self.pool
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), ReadModelError> {
+        sqlx::query("SELECT 1")
+            .execute(self.db())
+            .await
+            .map(|_| ())
+            .map_err(sql("ping"))
+    }
+}
+
+/// Wraps a sqlx error with the name of the read that failed.
+fn sql(query: &'static str) -> impl FnOnce(sqlx::Error) -> ReadModelError {
+    move |source| ReadModelError::Sql { query, source }
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside `ILIKE`.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_escape;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_escape(r"50%_a\b"), r"50\%\_a\\b");
+    }
+}

@@ -1,0 +1,178 @@
+//! A query API over a fresh database with the real projector running.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use infra::db::{self, PoolSettings, testing::TestDatabase};
+use infra::postgres::PgEventStore;
+use infra::upcast::Upcasters;
+use infra::{AnyEventStore, Position};
+use query_api::{AppState, HttpLimits, QueryContext, QuerySchema};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::world::World;
+
+/// Everything one test needs.
+pub struct TestApp {
+    pub db: TestDatabase,
+    pub pool: PgPool,
+    pub ctx: QueryContext,
+    pub state: AppState,
+    pub world: World,
+    projector: CancellationToken,
+}
+
+/// Fresh database, event store, read models, projector and query context.
+pub async fn spawn() -> TestApp {
+    spawn_with(true).await
+}
+
+/// Like [`spawn`], with or without the projector (without it, checkpoints stay where
+/// the test puts them).
+pub async fn spawn_with(run_projector: bool) -> TestApp {
+    let db = db::testing::fresh_database().await.expect("test database");
+    let pool = db::connect(&db.url, PoolSettings::default())
+        .await
+        .expect("connect");
+    db::migrate(&pool).await.expect("event store migrations");
+    projections::prepare(&pool).await.expect("read models");
+    let store = AnyEventStore::Postgres(Arc::new(PgEventStore::new(
+        pool.clone(),
+        Arc::new(Upcasters::standard()),
+    )));
+    let ctx = QueryContext::new(pool.clone(), store.clone());
+    ctx.listening().await;
+    let projector = CancellationToken::new();
+    let runner = projections::Projector::new(
+        store.clone(),
+        pool.clone(),
+        projections::all(),
+        projections::Settings {
+            batch_timeout: Duration::from_millis(5),
+            ..projections::Settings::default()
+        },
+    );
+    if run_projector {
+        tokio::spawn(runner.run(projector.clone()));
+    }
+    let state = AppState::new(ctx.clone(), HttpLimits::default());
+    TestApp {
+        db,
+        pool,
+        state,
+        world: World::new(store),
+        ctx,
+        projector,
+    }
+}
+
+impl TestApp {
+    /// Serves from now on with `X-Min-Position` waits of at most `ms`.
+    pub fn set_consistency_timeout(&mut self, ms: u64) {
+        self.set_limits(HttpLimits {
+            min_position_timeout: Duration::from_millis(ms),
+            ..HttpLimits::default()
+        });
+    }
+
+    /// Serves from now on with these HTTP limits.
+    pub fn set_limits(&mut self, limits: HttpLimits) {
+        self.state = AppState::new(self.ctx.clone(), limits);
+    }
+
+    /// The schema served.
+    pub fn schema(&self) -> &QuerySchema {
+        self.state.schema()
+    }
+
+    /// Waits, through read-your-writes, until the projections have applied every event
+    /// the world appended.
+    pub async fn settle(&self) {
+        if let Some(target) = self.world.last_position() {
+            self.settle_at(target).await;
+        }
+    }
+
+    /// Waits until the projections have applied `target`.
+    pub async fn settle_at(&self, target: Position) {
+        query_api::consistency::wait_for_position(
+            self.ctx.read_model(),
+            self.ctx.notices(),
+            target,
+            Duration::from_secs(20),
+        )
+        .await
+        .expect("projections catch up");
+    }
+
+    /// Runs `query` with `variables` on the schema; the whole response as JSON.
+    pub async fn execute(&self, query: &str, variables: Value) -> Value {
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables))
+            .data(self.ctx.loaders());
+        let response = self.schema().execute(request).await;
+        serde_json::to_value(&response).expect("response serializes")
+    }
+
+    /// Runs `query` and returns its `data`, failing on any error.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let response = self.execute(query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        response["data"].clone()
+    }
+
+    /// Runs `query` and returns its errors, failing when there are none.
+    pub async fn errors(&self, query: &str, variables: Value) -> Vec<Value> {
+        let response = self.execute(query, variables).await;
+        let errors = response["errors"].as_array().cloned().unwrap_or_default();
+        assert!(!errors.is_empty(), "expected errors: {response:#}");
+        errors
+    }
+
+    /// Sends an HTTP request through the router (no socket).
+    pub async fn http(&self, request: Request<Body>) -> (StatusCode, String) {
+        let response = query_api::router(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// POSTs a GraphQL body with extra headers; status and JSON response.
+    pub async fn post(&self, body: Value, headers: &[(&str, &str)]) -> (StatusCode, Value) {
+        let mut request = Request::post("/graphql").header("content-type", "application/json");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let request = request.body(Body::from(body.to_string())).expect("request");
+        let (status, text) = self.http(request).await;
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
+        (status, json)
+    }
+
+    /// Stops the projector and drops the database.
+    pub async fn stop(self) {
+        self.projector.cancel();
+        drop(self.state);
+        drop(self.ctx);
+        self.pool.close().await;
+        self.db.drop_database().await.expect("drop test database");
+    }
+}
+
+/// The `extensions.code` of a GraphQL error.
+pub fn code(error: &Value) -> &str {
+    error["extensions"]["code"].as_str().unwrap_or("<none>")
+}

@@ -1,0 +1,16 @@
+//! Integration tests of the query API against a real PostgreSQL: a fresh database per
+//! test, data written as domain events and projected by the real projector.
+
+mod analytics;
+mod contract;
+mod harness;
+mod history;
+mod interviews;
+mod limits;
+mod live;
+mod people;
+mod scenario;
+mod schedule;
+mod server;
+mod transcripts;
+mod world;
