@@ -17,10 +17,18 @@ use crate::error::ApiError;
 use domain::schedule::{self, Schedule, ScheduleCommand};
 
 /// How often a command reloads and decides again after losing a race.
-pub const MAX_ATTEMPTS: usize = 8;
+pub const MAX_ATTEMPTS: usize = 12;
 
 /// Namespace of event ids derived from a command id or idempotency key.
 const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1e_d0c5_4b7e_4c4e_9f3a_2d8b_7c11_e0a1);
+
+/// Waits a random time that grows with `attempt`, so writers that lost a race on the
+/// same streams do not collide again in lockstep.
+pub async fn backoff(attempt: usize) {
+    let ceiling_us = 500u128 << attempt.min(6);
+    let jitter = Uuid::new_v4().as_u128() % ceiling_us;
+    tokio::time::sleep(std::time::Duration::from_micros(jitter as u64)).await;
+}
 
 /// What every command answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -190,7 +198,10 @@ pub async fn run_single<E: DomainEvent, S>(
     evolve: fn(S, &E) -> S,
     decide: impl Fn(&S) -> Result<Vec<E>, domain::Error>,
 ) -> Result<CommandResult, ApiError> {
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            backoff(attempt).await;
+        }
         let loaded = load(store, stream.clone(), init(), evolve).await?;
         if let Some(done) = loaded.already_applied(meta, id) {
             return Ok(done);

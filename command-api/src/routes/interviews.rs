@@ -439,7 +439,10 @@ async fn change_with_bookings(
 ) -> Result<CommandResult, ApiError> {
     let store = &app.store;
     let interview_stream = InterviewEvent::stream_id(id);
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            crate::handler::backoff(attempt).await;
+        }
         let loaded = load(store, interview_stream.clone(), None, interview::evolve).await?;
         if let Some(done) = loaded.already_applied(meta, id) {
             return Ok(done);

@@ -79,7 +79,11 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let status = response.status();
     span.in_scope(|| {
         if let Some(LoggedCause(cause)) = response.extensions().get::<LoggedCause>() {
-            tracing::error!(status = status.as_u16(), cause = %cause, "command failed");
+            if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+                tracing::error!(status = status.as_u16(), cause = %cause, "command failed");
+            } else {
+                tracing::warn!(status = status.as_u16(), cause = %cause, "command unavailable");
+            }
         } else {
             tracing::debug!(
                 status = status.as_u16(),

@@ -1,0 +1,253 @@
+//! Startup of each part and the operational commands.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use infra::config::{EventStoreConfig, check_database_url, parse_addr};
+use infra::db::{self, PoolSettings};
+use infra::{AnyEventStore, EventStore};
+use sqlx::PgPool;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Addrs, Global};
+
+/// Which parts a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// The REST command API.
+    pub command_api: bool,
+    /// The projector.
+    pub projector: bool,
+    /// The GraphQL query API.
+    pub query_api: bool,
+}
+
+impl Parts {
+    /// Everything (`serve`).
+    pub const ALL: Parts = Parts { command_api: true, projector: true, query_api: true };
+    /// `command-api`.
+    pub const COMMAND_API: Parts = Parts { command_api: true, projector: false, query_api: false };
+    /// `projector`.
+    pub const PROJECTOR: Parts = Parts { command_api: false, projector: true, query_api: false };
+    /// `query-api`.
+    pub const QUERY_API: Parts = Parts { command_api: false, projector: false, query_api: true };
+}
+
+/// Connections every part needs.
+pub struct Env {
+    /// Read models, idempotency keys (and the PostgreSQL event store's default home).
+    pub pool: PgPool,
+    /// The event store.
+    pub store: AnyEventStore,
+}
+
+impl Env {
+    /// Connects; with `prepare`, creates the database when missing and runs every migration.
+    pub async fn open(global: &Global, prepare: bool) -> anyhow::Result<Env> {
+        check_database_url("DATABASE_URL", &global.database_url)?;
+        let store_config = EventStoreConfig::from_urls(global.eventstore_url.as_deref(), &global.database_url)?;
+        let settings = PoolSettings { max_connections: global.database_max_connections, ..PoolSettings::default() };
+        if prepare {
+            db::create_database_if_missing(&global.database_url).await.context("DATABASE_URL")?;
+        }
+        let pool = db::connect(&global.database_url, settings).await.context("DATABASE_URL")?;
+        if prepare {
+            command_api::MIGRATOR.run(&pool).await.context("failed to migrate the command API's tables")?;
+            projections::prepare(&pool).await.context("failed to prepare the read models")?;
+        }
+        let store = match &store_config {
+            // The event store shares the read-model pool when it lives in the same database.
+            EventStoreConfig::Postgres(url) if url == &global.database_url => {
+                if prepare {
+                    db::migrate(&pool).await.context("failed to migrate the event store")?;
+                }
+                infra::AnyEventStore::Postgres(std::sync::Arc::new(infra::postgres::PgEventStore::new(
+                    pool.clone(),
+                    std::sync::Arc::new(infra::upcast::Upcasters::standard()),
+                )))
+            }
+            other => other.open(settings).await?,
+        };
+        Ok(Env { pool, store })
+    }
+}
+
+async fn bind_check(variable: &'static str, value: &str) -> anyhow::Result<SocketAddr> {
+    Ok(parse_addr(variable, value)?)
+}
+
+/// Runs the chosen parts until SIGINT/SIGTERM, then stops each gracefully.
+pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Result<()> {
+    let command_addr = bind_check("COMMAND_API_ADDR", &addrs.command_api_addr).await?;
+    let query_addr = bind_check("QUERY_API_ADDR", &addrs.query_api_addr).await?;
+    let env = Env::open(global, true).await?;
+    let cancel = CancellationToken::new();
+    let mut tasks: JoinSet<anyhow::Result<&'static str>> = JoinSet::new();
+
+    if parts.command_api {
+        let state = command_api::AppState::new(env.store.clone(), env.pool.clone());
+        let settings = command_api::Settings { addr: command_addr, request_timeout: Duration::from_secs(30) };
+        let api = command_api::CommandApi::build(settings, state)
+            .await
+            .with_context(|| format!("cannot listen on {command_addr} (COMMAND_API_ADDR)"))?;
+        let addr = api.local_addr()?;
+        tracing::info!(%addr, store = env.store.kind(), "command API listening");
+        println!("command API listening on http://{addr}");
+        let stop = cancel.clone();
+        tasks.spawn(async move {
+            api.run_until_stopped(async move { stop.cancelled().await }).await?;
+            Ok("command API")
+        });
+        let (store, pool, stop) = (env.store.clone(), env.pool.clone(), cancel.clone());
+        let grace = Duration::from_millis(addrs.booking_recovery_grace_ms);
+        tasks.spawn(async move {
+            command_api::recovery::run(store, pool, grace, Duration::from_secs(10), stop).await;
+            Ok("booking recovery")
+        });
+    }
+    if parts.query_api {
+        let mut settings = query_api::Settings::new(query_addr, env.pool.clone(), env.store.clone());
+        settings.min_position_timeout = Duration::from_millis(addrs.min_position_timeout_ms);
+        let api = query_api::QueryApi::build(settings).await.context("QUERY_API_ADDR")?;
+        let addr = api.local_addr();
+        tracing::info!(%addr, "query API listening");
+        println!("query API listening on http://{addr}");
+        let stop = cancel.clone();
+        tasks.spawn(async move {
+            api.run_until_stopped(async move { stop.cancelled().await }).await?;
+            Ok("query API")
+        });
+    }
+    if parts.projector {
+        let projector = projections::Projector::new(
+            env.store.clone(),
+            env.pool.clone(),
+            projections::all(),
+            projections::Settings::default(),
+        );
+        let stop = cancel.clone();
+        tracing::info!("projector started");
+        tasks.spawn(async move {
+            projector.run(stop).await;
+            Ok("projector")
+        });
+    }
+
+    tokio::select! {
+        () = shutdown_signal() => tracing::info!("shutting down"),
+        Some(ended) = tasks.join_next() => {
+            // A part ended on its own: that is a failure; stop the others.
+            cancel.cancel();
+            let what = match ended {
+                Ok(Ok(part)) => anyhow::anyhow!("{part} stopped unexpectedly"),
+                Ok(Err(e)) => e,
+                Err(e) => anyhow::anyhow!("a part panicked: {e}"),
+            };
+            while tasks.join_next().await.is_some() {}
+            return Err(what);
+        }
+    }
+    cancel.cancel();
+    while let Some(ended) = tasks.join_next().await {
+        match ended {
+            Ok(Ok(part)) => tracing::info!(part, "stopped"),
+            Ok(Err(e)) => tracing::error!(error = %e, "a part failed while stopping"),
+            Err(e) => tracing::error!(error = %e, "a part panicked"),
+        }
+    }
+    env.pool.close().await;
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// `projections status`.
+pub async fn projections_status(global: &Global, json: bool) -> anyhow::Result<()> {
+    let env = Env::open(global, true).await?;
+    let mut rows = projections::status(&env.pool).await.context("failed to read projection status")?;
+    // The stored lag is as of the projection's last update; count it now.
+    for r in &mut rows {
+        let after = r.position.as_deref().and_then(|p| p.parse::<infra::Position>().ok());
+        if let Ok(lag) = env.store.count_after(after).await {
+            r.lag_events = lag as i64;
+        }
+    }
+    let head = env.store.head_position().await.context("failed to read the event store's head")?;
+    if json {
+        for r in &rows {
+            println!("{}", serde_json::json!({
+                "name": r.name, "state": r.state.as_str(), "position": r.position,
+                "lagEvents": r.lag_events, "lastError": r.last_error,
+                "updatedAt": r.updated_at.to_rfc3339(),
+            }));
+        }
+        return Ok(());
+    }
+    println!("event store head: {}", head.map(|p| p.to_string()).unwrap_or_else(|| "(empty)".into()));
+    println!("{:<12} {:<12} {:>22} {:>10}  {}", "NAME", "STATE", "POSITION", "LAG", "LAST ERROR");
+    for r in rows {
+        println!(
+            "{:<12} {:<12} {:>22} {:>10}  {}",
+            r.name,
+            r.state.as_str(),
+            r.position.as_deref().unwrap_or("-"),
+            r.lag_events,
+            r.last_error.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+/// `projections rebuild [NAME | --all]`.
+pub async fn projections_rebuild(global: &Global, name: Option<String>) -> anyhow::Result<()> {
+    let env = Env::open(global, true).await?;
+    let all = projections::all();
+    let chosen: Vec<_> = match &name {
+        None => all,
+        Some(n) => {
+            let names: Vec<&str> = all.iter().map(|p| p.name()).collect();
+            let found: Vec<_> = all.iter().filter(|p| p.name() == n).cloned().collect();
+            if found.is_empty() {
+                anyhow::bail!("no projection named {n:?}; known: {}", names.join(", "));
+            }
+            found
+        }
+    };
+    use std::io::IsTerminal;
+    let progress = projections::progress_reporter(std::io::stderr().is_terminal());
+    let report = projections::rebuild(&env.store, &env.pool, &chosen, progress)
+        .await
+        .context("rebuild failed")?;
+    let secs = report.elapsed.as_secs_f64();
+    println!(
+        "rebuilt {} from {} events in {:.1}s ({:.0} events/s), now at {}",
+        report.projections.join(", "),
+        report.events,
+        secs,
+        report.events as f64 / secs.max(1e-9),
+        report.position.map(|p| p.to_string()).unwrap_or_else(|| "the start".into())
+    );
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Command line: every setting from the environment with a matching flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use uuid::Uuid;
+
+/// Interview Ledger: event-sourced interview scheduling — commands over REST, reads over GraphQL.
+#[derive(Debug, Parser)]
+#[command(name = "interview-ledger", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Shared settings.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every command understands.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Read-model database (and the PostgreSQL event store unless EVENTSTORE_URL says otherwise).
+    #[arg(long, env = "DATABASE_URL", default_value = infra::config::DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+    /// Event store: `esdb://…` for EventStoreDB/KurrentDB, `postgres://…` for PostgreSQL (default: DATABASE_URL).
+    #[arg(long, env = "EVENTSTORE_URL", global = true)]
+    pub eventstore_url: Option<String>,
+    /// Pool size of each PostgreSQL pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 32, global = true)]
+    pub database_max_connections: u32,
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Pretty, global = true)]
+    pub log_format: LogFormatArg,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable.
+    Pretty,
+    /// JSON lines.
+    Json,
+}
+
+/// Listen addresses.
+#[derive(Debug, Clone, Args)]
+pub struct Addrs {
+    /// Where the REST command API listens.
+    #[arg(long, env = "COMMAND_API_ADDR", default_value = infra::config::DEFAULT_COMMAND_API_ADDR)]
+    pub command_api_addr: String,
+    /// Where the GraphQL query API listens.
+    #[arg(long, env = "QUERY_API_ADDR", default_value = infra::config::DEFAULT_QUERY_API_ADDR)]
+    pub query_api_addr: String,
+    /// How long a query waits for `X-Min-Position`, in milliseconds.
+    #[arg(long, env = "MIN_POSITION_TIMEOUT_MS", default_value_t = 5000)]
+    pub min_position_timeout_ms: u64,
+    /// Age after which an unfinished multi-stream booking (a crash between its steps on
+    /// EventStoreDB) is reconciled, in milliseconds.
+    #[arg(long, env = "BOOKING_RECOVERY_GRACE_MS", default_value_t = 30_000)]
+    pub booking_recovery_grace_ms: u64,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Command API, projector and query API in one process (creates and migrates the database).
+    Serve(#[command(flatten)] Addrs),
+    /// Only the REST command API.
+    CommandApi(#[command(flatten)] Addrs),
+    /// Only the projector.
+    Projector,
+    /// Only the GraphQL query API.
+    QueryApi(#[command(flatten)] Addrs),
+    /// Projection status and rebuilds.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+    /// Audit trails read from the event store.
+    #[command(subcommand)]
+    History(HistoryCommand),
+    /// Realistic demo data through the command path.
+    Seed(SeedArgs),
+}
+
+/// `projections …`
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Each projection's state, position and lag.
+    Status {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay the event store into fresh tables while the old ones serve, then swap.
+    Rebuild {
+        /// The projection to rebuild.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Rebuild every projection.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// `history …`
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// One interview's stream, oldest first.
+    Interview {
+        /// The interview id.
+        id: Uuid,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `seed …`
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// How many people (about a third interviewers).
+    #[arg(long, default_value_t = 200)]
+    pub people: usize,
+    /// How many interviews.
+    #[arg(long, default_value_t = 1000)]
+    pub interviews: usize,
+    /// Concurrent command streams.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Random seed (same seed, same data shape).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Write the ids created to this file (JSON).
+    #[arg(long)]
+    pub ids_out: Option<PathBuf>,
+}

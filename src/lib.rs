@@ -1,0 +1,44 @@
+//! The `interview-ledger` binary's logic: startup of each part, the CLI commands.
+
+pub mod app;
+pub mod cli;
+pub mod history;
+pub mod seed;
+
+use anyhow::Context;
+
+use crate::cli::{Cli, Command, HistoryCommand, LogFormatArg, ProjectionsCommand};
+
+/// Runs one command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    infra::telemetry::init(match cli.global.log_format {
+        LogFormatArg::Pretty => infra::telemetry::LogFormat::Pretty,
+        LogFormatArg::Json => infra::telemetry::LogFormat::Json,
+    });
+    let global = cli.global;
+    match cli.command {
+        Command::Serve(addrs) => app::serve(&global, &addrs, app::Parts::ALL).await,
+        Command::CommandApi(addrs) => app::serve(&global, &addrs, app::Parts::COMMAND_API).await,
+        Command::QueryApi(addrs) => app::serve(&global, &addrs, app::Parts::QUERY_API).await,
+        Command::Projector => {
+            let addrs = cli::Addrs {
+                command_api_addr: infra::config::DEFAULT_COMMAND_API_ADDR.into(),
+                query_api_addr: infra::config::DEFAULT_QUERY_API_ADDR.into(),
+                min_position_timeout_ms: 5000,
+                booking_recovery_grace_ms: 30_000,
+            };
+            app::serve(&global, &addrs, app::Parts::PROJECTOR).await
+        }
+        Command::Projections(ProjectionsCommand::Status { json }) => app::projections_status(&global, json).await,
+        Command::Projections(ProjectionsCommand::Rebuild { name, all }) => {
+            app::projections_rebuild(&global, if all { None } else { name }).await
+        }
+        Command::History(HistoryCommand::Interview { id, json }) => {
+            let env = app::Env::open(&global, false).await?;
+            history::print_interview(&env.store, id, json, &mut std::io::stdout().lock())
+                .await
+                .context("failed to read the interview's history")
+        }
+        Command::Seed(args) => seed::run(&global, &args).await,
+    }
+}
