@@ -20,7 +20,9 @@ async fn esdb_store(url: &str) -> infra::AnyEventStore {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_booking_and_the_interview_leaves_no_booking_behind() {
-    let Some(store @ Store::Esdb(ref esdb_url)) = Store::esdb("crash_between_booking_steps") else { return };
+    let Some(store) = Store::esdb("crash_between_booking_steps") else { return };
+    let Store::Esdb(esdb_url) = store.clone() else { return };
+    let esdb_url = esdb_url.as_str();
     let url = fresh_database_url();
     let mut server = Server::start_with(&url, store.clone(), &[("INTERVIEW_LEDGER_FAILPOINT", "after-bookings")]);
     let (cand, _) = server.ok(server.post("/people", json!({"name": "C", "roles": ["candidate"]})).await);
@@ -58,7 +60,9 @@ async fn a_crash_between_booking_and_the_interview_leaves_no_booking_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_retried_after_a_lost_answer_appends_nothing() {
-    let Some(store @ Store::Esdb(ref esdb_url)) = Store::esdb("retry_after_lost_answer") else { return };
+    let Some(store) = Store::esdb("retry_after_lost_answer") else { return };
+    let Store::Esdb(esdb_url) = store.clone() else { return };
+    let esdb_url = esdb_url.as_str();
     let url = fresh_database_url();
     let server = Server::start(&url, store.clone());
     let id = Uuid::new_v4();
