@@ -1,7 +1,7 @@
 //! EventStoreDB-specific behaviour of the whole system: crash recovery of bookings made
 //! without a multi-stream transaction, retries after lost answers, and a paused server.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use infra::EventStore;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::harness::{Server, Store, drop_database, fresh_database_url};
+use crate::harness::{Server, Store, drop_database, fresh_database_url, private_fake};
 
 async fn esdb_store(url: &str) -> infra::AnyEventStore {
     let store = infra::esdb::EsdbEventStore::connect(url, Arc::new(infra::upcast::Upcasters::standard()))
@@ -81,17 +81,6 @@ async fn a_command_retried_after_a_lost_answer_appends_nothing() {
     assert_eq!(events.len(), 1, "appended once");
     drop(server);
     drop_database(&url).await;
-}
-
-/// A private esdb-fake, so pausing it does not disturb other tests.
-fn private_fake() -> Option<(Child, String)> {
-    let bin = std::env::var("ESDB_FAKE_BIN").ok()?;
-    let mut child = Command::new(bin).args(["--port", "0"]).stdout(Stdio::piped()).spawn().ok()?;
-    let stdout = child.stdout.take()?;
-    use std::io::BufRead;
-    let line = std::io::BufReader::new(stdout).lines().next()?.ok()?;
-    let port = line.rsplit(':').next()?.trim().to_owned();
-    Some((child, format!("esdb://127.0.0.1:{port}?tls=false")))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

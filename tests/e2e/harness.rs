@@ -183,3 +183,15 @@ pub async fn dump_read_models(database_url: &str) -> Vec<(String, Vec<String>)> 
     }
     out
 }
+
+/// A private esdb-fake, so pausing it does not disturb other tests.
+pub fn private_fake() -> Option<(std::process::Child, String)> {
+    let bin = std::env::var("ESDB_FAKE_BIN").ok()?;
+    let mut child = std::process::Command::new(bin).args(["--port", "0"]).stdout(Stdio::piped()).spawn().ok()?;
+    let stdout = child.stdout.take()?;
+    use std::io::BufRead;
+    let line = std::io::BufReader::new(stdout).lines().next()?.ok()?;
+    let port = line.rsplit(':').next()?.trim().to_owned();
+    Some((child, format!("esdb://127.0.0.1:{port}?tls=false")))
+}
+
