@@ -96,7 +96,12 @@ pub async fn run(global: &Global, args: &SeedArgs) -> anyhow::Result<()> {
             "timezone": ZONES[rng.gen_range(0..ZONES.len())],
         })));
     }
-    let total_days = (args.interviews as i64 * 2 + SLOTS_PER_DAY - 1) / SLOTS_PER_DAY + 1;
+    // Worker w drives the interviews k ≡ w (mod workers) and draws their people from
+    // group w only, so concurrent commands never contend for the same streams.
+    let workers = args.concurrency.max(1).min(interviewer_count).min(args.people - interviewer_count);
+    let per_group = (args.interviews as i64).div_euclid(workers as i64) + 1;
+    // Each group's interviews and their alternatives (reschedules) in their own hours.
+    let total_days = (2 * per_group + SLOTS_PER_DAY - 1) / SLOTS_PER_DAY + 1;
     let today = Utc::now().date_naive();
     let base_date = today - Duration::days(total_days * 3 / 10);
     let base = Utc.from_utc_datetime(&base_date.and_hms_opt(0, 0, 0).context("midnight")?);
@@ -114,7 +119,7 @@ pub async fn run(global: &Global, args: &SeedArgs) -> anyhow::Result<()> {
     // Some interviewers declare working hours for the whole calendar.
     let mut availability = Vec::new();
     for id in interviewers.iter().filter(|_| rng.gen_bool(0.4)) {
-        let windows: Vec<Value> = (0..total_days * 2)
+        let windows: Vec<Value> = (0..total_days)
             .map(|d| json!({"start": base + Duration::days(d) + Duration::hours(7), "end": base + Duration::days(d) + Duration::hours(21)}))
             .collect();
         for chunk in windows.chunks(500) {
@@ -125,19 +130,24 @@ pub async fn run(global: &Global, args: &SeedArgs) -> anyhow::Result<()> {
 
     // Interviews: each worker drives its share through the lifecycle, in order.
     let now = Utc::now();
+    let group = |people: &[Uuid], w: usize| -> Vec<Uuid> { people.iter().skip(w).step_by(workers).copied().collect() };
     let plans: Vec<InterviewPlan> = (0..args.interviews as i64)
         .map(|k| {
-            let size = rng.gen_range(1..=3.min(interviewers.len()));
-            let mut panel: Vec<Uuid> = interviewers.choose_multiple(&mut rng, size).copied().collect();
+            let w = k as usize % workers;
+            let (pool, cands) = (group(&interviewers, w), group(&candidates, w));
+            let size = rng.gen_range(1..=3.min(pool.len()));
+            let mut panel: Vec<Uuid> = pool.choose_multiple(&mut rng, size).copied().collect();
             panel.sort();
             InterviewPlan {
                 id: Uuid::new_v4(),
-                candidate: candidates[k as usize % candidates.len()],
+                candidate: cands[(k as usize / workers) % cands.len()],
                 panel,
                 position: POSITIONS[rng.gen_range(0..POSITIONS.len())],
                 kind: KINDS[rng.gen_range(0..KINDS.len())],
-                starts_at: slot(base, k),
-                alternative: slot(base, args.interviews as i64 + k),
+                // Groups share no people, so their interviews may overlap in time; within a
+                // group every interview has its own hour.
+                starts_at: slot(base, k / workers as i64),
+                alternative: slot(base, per_group + k / workers as i64),
                 fate: rng.gen_range(0..100),
                 seed: rng.r#gen(),
             }
@@ -145,18 +155,18 @@ pub async fn run(global: &Global, args: &SeedArgs) -> anyhow::Result<()> {
         .collect();
     let ids: Vec<Uuid> = plans.iter().map(|p| p.id).collect();
     let plans = Arc::new(plans);
-    let mut workers = tokio::task::JoinSet::new();
-    for w in 0..args.concurrency.max(1) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..workers {
         let seeder = seeder.clone();
         let plans = plans.clone();
-        let step = args.concurrency.max(1);
-        workers.spawn(async move {
+        let step = workers;
+        tasks.spawn(async move {
             for plan in plans.iter().skip(w).step_by(step) {
                 plan.drive(&seeder, now).await;
             }
         });
     }
-    while workers.join_next().await.is_some() {}
+    while tasks.join_next().await.is_some() {}
 
     let elapsed = started.elapsed();
     let commands = seeder.commands.load(Ordering::Relaxed);

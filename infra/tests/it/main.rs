@@ -4,3 +4,4 @@
 mod contract;
 mod harness;
 mod postgres_only;
+mod upcasting;
