@@ -26,13 +26,29 @@ pub struct Parts {
 
 impl Parts {
     /// Everything (`serve`).
-    pub const ALL: Parts = Parts { command_api: true, projector: true, query_api: true };
+    pub const ALL: Parts = Parts {
+        command_api: true,
+        projector: true,
+        query_api: true,
+    };
     /// `command-api`.
-    pub const COMMAND_API: Parts = Parts { command_api: true, projector: false, query_api: false };
+    pub const COMMAND_API: Parts = Parts {
+        command_api: true,
+        projector: false,
+        query_api: false,
+    };
     /// `projector`.
-    pub const PROJECTOR: Parts = Parts { command_api: false, projector: true, query_api: false };
+    pub const PROJECTOR: Parts = Parts {
+        command_api: false,
+        projector: true,
+        query_api: false,
+    };
     /// `query-api`.
-    pub const QUERY_API: Parts = Parts { command_api: false, projector: false, query_api: true };
+    pub const QUERY_API: Parts = Parts {
+        command_api: false,
+        projector: false,
+        query_api: true,
+    };
 }
 
 /// Connections every part needs.
@@ -47,26 +63,43 @@ impl Env {
     /// Connects; with `prepare`, creates the database when missing and runs every migration.
     pub async fn open(global: &Global, prepare: bool) -> anyhow::Result<Env> {
         check_database_url("DATABASE_URL", &global.database_url)?;
-        let store_config = EventStoreConfig::from_urls(global.eventstore_url.as_deref(), &global.database_url)?;
-        let settings = PoolSettings { max_connections: global.database_max_connections, ..PoolSettings::default() };
+        let store_config =
+            EventStoreConfig::from_urls(global.eventstore_url.as_deref(), &global.database_url)?;
+        let settings = PoolSettings {
+            max_connections: global.database_max_connections,
+            ..PoolSettings::default()
+        };
         if prepare {
-            db::create_database_if_missing(&global.database_url).await.context("DATABASE_URL")?;
+            db::create_database_if_missing(&global.database_url)
+                .await
+                .context("DATABASE_URL")?;
         }
-        let pool = db::connect(&global.database_url, settings).await.context("DATABASE_URL")?;
+        let pool = db::connect(&global.database_url, settings)
+            .await
+            .context("DATABASE_URL")?;
         if prepare {
-            command_api::MIGRATOR.run(&pool).await.context("failed to migrate the command API's tables")?;
-            projections::prepare(&pool).await.context("failed to prepare the read models")?;
+            command_api::MIGRATOR
+                .run(&pool)
+                .await
+                .context("failed to migrate the command API's tables")?;
+            projections::prepare(&pool)
+                .await
+                .context("failed to prepare the read models")?;
         }
         let store = match &store_config {
             // The event store shares the read-model pool when it lives in the same database.
             EventStoreConfig::Postgres(url) if url == &global.database_url => {
                 if prepare {
-                    db::migrate(&pool).await.context("failed to migrate the event store")?;
+                    db::migrate(&pool)
+                        .await
+                        .context("failed to migrate the event store")?;
                 }
-                infra::AnyEventStore::Postgres(std::sync::Arc::new(infra::postgres::PgEventStore::new(
-                    pool.clone(),
-                    std::sync::Arc::new(infra::upcast::Upcasters::standard()),
-                )))
+                infra::AnyEventStore::Postgres(std::sync::Arc::new(
+                    infra::postgres::PgEventStore::new(
+                        pool.clone(),
+                        std::sync::Arc::new(infra::upcast::Upcasters::standard()),
+                    ),
+                ))
             }
             other => other.open(settings).await?,
         };
@@ -88,7 +121,10 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
 
     if parts.command_api {
         let state = command_api::AppState::new(env.store.clone(), env.pool.clone());
-        let settings = command_api::Settings { addr: command_addr, request_timeout: Duration::from_secs(30) };
+        let settings = command_api::Settings {
+            addr: command_addr,
+            request_timeout: Duration::from_secs(30),
+        };
         let api = command_api::CommandApi::build(settings, state)
             .await
             .with_context(|| format!("cannot listen on {command_addr} (COMMAND_API_ADDR)"))?;
@@ -97,7 +133,8 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
         println!("command API listening on http://{addr}");
         let stop = cancel.clone();
         tasks.spawn(async move {
-            api.run_until_stopped(async move { stop.cancelled().await }).await?;
+            api.run_until_stopped(async move { stop.cancelled().await })
+                .await?;
             Ok("command API")
         });
         let (store, pool, stop) = (env.store.clone(), env.pool.clone(), cancel.clone());
@@ -108,15 +145,19 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
         });
     }
     if parts.query_api {
-        let mut settings = query_api::Settings::new(query_addr, env.pool.clone(), env.store.clone());
+        let mut settings =
+            query_api::Settings::new(query_addr, env.pool.clone(), env.store.clone());
         settings.min_position_timeout = Duration::from_millis(addrs.min_position_timeout_ms);
-        let api = query_api::QueryApi::build(settings).await.context("QUERY_API_ADDR")?;
+        let api = query_api::QueryApi::build(settings)
+            .await
+            .context("QUERY_API_ADDR")?;
         let addr = api.local_addr();
         tracing::info!(%addr, "query API listening");
         println!("query API listening on http://{addr}");
         let stop = cancel.clone();
         tasks.spawn(async move {
-            api.run_until_stopped(async move { stop.cancelled().await }).await?;
+            api.run_until_stopped(async move { stop.cancelled().await })
+                .await?;
             Ok("query API")
         });
     }
@@ -186,27 +227,46 @@ pub async fn shutdown_signal() {
 /// `projections status`.
 pub async fn projections_status(global: &Global, json: bool) -> anyhow::Result<()> {
     let env = Env::open(global, true).await?;
-    let mut rows = projections::status(&env.pool).await.context("failed to read projection status")?;
+    let mut rows = projections::status(&env.pool)
+        .await
+        .context("failed to read projection status")?;
     // The stored lag is as of the projection's last update; count it now.
     for r in &mut rows {
-        let after = r.position.as_deref().and_then(|p| p.parse::<infra::Position>().ok());
+        let after = r
+            .position
+            .as_deref()
+            .and_then(|p| p.parse::<infra::Position>().ok());
         if let Ok(lag) = env.store.count_after(after).await {
             r.lag_events = lag as i64;
         }
     }
-    let head = env.store.head_position().await.context("failed to read the event store's head")?;
+    let head = env
+        .store
+        .head_position()
+        .await
+        .context("failed to read the event store's head")?;
     if json {
         for r in &rows {
-            println!("{}", serde_json::json!({
-                "name": r.name, "state": r.state.as_str(), "position": r.position,
-                "lagEvents": r.lag_events, "lastError": r.last_error,
-                "updatedAt": r.updated_at.to_rfc3339(),
-            }));
+            println!(
+                "{}",
+                serde_json::json!({
+                    "name": r.name, "state": r.state.as_str(), "position": r.position,
+                    "lagEvents": r.lag_events, "lastError": r.last_error,
+                    "updatedAt": r.updated_at.to_rfc3339(),
+                })
+            );
         }
         return Ok(());
     }
-    println!("event store head: {}", head.map(|p| p.to_string()).unwrap_or_else(|| "(empty)".into()));
-    println!("{:<12} {:<12} {:>22} {:>10}  {}", "NAME", "STATE", "POSITION", "LAG", "LAST ERROR");
+    println!(
+        "event store head: {}",
+        head.map(|p| p.to_string())
+            .unwrap_or_else(|| "(empty)".into())
+    );
+    println!(
+        "{:<12} {:<12} {:>22} {:>10}  {}",
+        "NAME", "STATE", "POSITION", "LAG", "LAST ERROR"
+    );
     for r in rows {
         println!(
             "{:<12} {:<12} {:>22} {:>10}  {}",
@@ -247,7 +307,10 @@ pub async fn projections_rebuild(global: &Global, name: Option<String>) -> anyho
         report.events,
         secs,
         report.events as f64 / secs.max(1e-9),
-        report.position.map(|p| p.to_string()).unwrap_or_else(|| "the start".into())
+        report
+            .position
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "the start".into())
     );
     Ok(())
 }

@@ -27,7 +27,12 @@ pub struct Global {
     #[arg(long, env = "EVENTSTORE_URL", global = true)]
     pub eventstore_url: Option<String>,
     /// Pool size of each PostgreSQL pool.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 32, global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value_t = 32,
+        global = true
+    )]
     pub database_max_connections: u32,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Pretty, global = true)]

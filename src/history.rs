@@ -20,7 +20,10 @@ pub async fn print_interview(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let stream = InterviewEvent::stream_id(id);
-    let events = store.read_stream(&stream, 1).await.context("failed to read the event store")?;
+    let events = store
+        .read_stream(&stream, 1)
+        .await
+        .context("failed to read the event store")?;
     if events.is_empty() {
         anyhow::bail!("interview {id} has no history (no stream {stream})");
     }

@@ -9,12 +9,17 @@ use anyhow::Context;
 
 use crate::cli::{Cli, Command, HistoryCommand, LogFormatArg, ProjectionsCommand};
 
-/// Runs one command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    infra::telemetry::init(match cli.global.log_format {
+/// Installs logging (and OTLP export when configured). Call outside the async runtime:
+/// the exporter runs its own thread; keep the guard until the runtime has ended.
+pub fn init_telemetry(cli: &Cli) -> anyhow::Result<infra::telemetry::TelemetryGuard> {
+    Ok(infra::telemetry::init(match cli.global.log_format {
         LogFormatArg::Pretty => infra::telemetry::LogFormat::Pretty,
         LogFormatArg::Json => infra::telemetry::LogFormat::Json,
-    });
+    })?)
+}
+
+/// Runs one command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = cli.global;
     match cli.command {
         Command::Serve(addrs) => app::serve(&global, &addrs, app::Parts::ALL).await,
@@ -29,7 +34,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             app::serve(&global, &addrs, app::Parts::PROJECTOR).await
         }
-        Command::Projections(ProjectionsCommand::Status { json }) => app::projections_status(&global, json).await,
+        Command::Projections(ProjectionsCommand::Status { json }) => {
+            app::projections_status(&global, json).await
+        }
         Command::Projections(ProjectionsCommand::Rebuild { name, all }) => {
             app::projections_rebuild(&global, if all { None } else { name }).await
         }

@@ -6,14 +6,27 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = interview_ledger::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let telemetry = match interview_ledger::init_telemetry(&cli) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(interview_ledger::run(cli)) {
+    let result = runtime.block_on(interview_ledger::run(cli));
+    drop(runtime);
+    drop(telemetry);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, every cause.

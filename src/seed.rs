@@ -21,13 +21,89 @@ use uuid::Uuid;
 use crate::app::Env;
 use crate::cli::{Global, SeedArgs};
 
-const FIRST: &[&str] = &["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Dennis", "Radia", "Leslie", "Hedy", "John", "Katherine", "Linus", "Anita", "Tim", "Shafi", "Niklaus"];
-const LAST: &[&str] = &["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Ritchie", "Perlman", "Lamport", "Lamarr", "Backus", "Johnson", "Torvalds", "Borg", "Berners-Lee", "Goldwasser", "Wirth"];
-const ZONES: &[&str] = &["Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo", "UTC"];
-const POSITIONS: &[&str] = &["Backend Engineer", "Frontend Engineer", "Site Reliability Engineer", "Data Scientist", "Engineering Manager", "Product Designer"];
-const KINDS: &[&str] = &["phone_screen", "technical", "behavioral", "system_design", "onsite", "final"];
-const COMPETENCIES: &[&str] = &["communication", "problem solving", "system design", "coding", "collaboration"];
-const LINES: &[&str] = &["Tell me about a system you designed end to end.", "We sharded the ledger by tenant and kept a global index.", "How did you handle consistency between the services?", "Events were the source of truth; projections caught up asynchronously.", "What would you change with hindsight?", "I would measure the commit latency before choosing the batch size."];
+const FIRST: &[&str] = &[
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Margaret",
+    "Dennis",
+    "Radia",
+    "Leslie",
+    "Hedy",
+    "John",
+    "Katherine",
+    "Linus",
+    "Anita",
+    "Tim",
+    "Shafi",
+    "Niklaus",
+];
+const LAST: &[&str] = &[
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Hamilton",
+    "Ritchie",
+    "Perlman",
+    "Lamport",
+    "Lamarr",
+    "Backus",
+    "Johnson",
+    "Torvalds",
+    "Borg",
+    "Berners-Lee",
+    "Goldwasser",
+    "Wirth",
+];
+const ZONES: &[&str] = &[
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "UTC",
+];
+const POSITIONS: &[&str] = &[
+    "Backend Engineer",
+    "Frontend Engineer",
+    "Site Reliability Engineer",
+    "Data Scientist",
+    "Engineering Manager",
+    "Product Designer",
+];
+const KINDS: &[&str] = &[
+    "phone_screen",
+    "technical",
+    "behavioral",
+    "system_design",
+    "onsite",
+    "final",
+];
+const COMPETENCIES: &[&str] = &[
+    "communication",
+    "problem solving",
+    "system design",
+    "coding",
+    "collaboration",
+];
+const LINES: &[&str] = &[
+    "Tell me about a system you designed end to end.",
+    "We sharded the ledger by tenant and kept a global index.",
+    "How did you handle consistency between the services?",
+    "Events were the source of truth; projections caught up asynchronously.",
+    "What would you change with hindsight?",
+    "I would measure the commit latency before choosing the batch size.",
+];
 
 /// Interviews per day in the seeded calendar (each in its own hour, so none overlap).
 const SLOTS_PER_DAY: i64 = 10;
@@ -78,7 +154,10 @@ pub async fn run(global: &Global, args: &SeedArgs) -> anyhow::Result<()> {
     let env = Env::open(global, true).await?;
     let started = Instant::now();
     let seeder = Arc::new(Seeder {
-        router: command_api::router(command_api::AppState::new(env.store.clone(), env.pool.clone())),
+        router: command_api::router(command_api::AppState::new(
+            env.store.clone(),
+            env.pool.clone(),
+        )),
         failures: AtomicU64::new(0),
         commands: AtomicU64::new(0),
     });
@@ -88,7 +167,11 @@ pub async fn run(global: &Global, args: &SeedArgs) -> anyhow::Result<()> {
     for i in 0..args.people {
         let first = FIRST[rng.gen_range(0..FIRST.len())];
         let last = LAST[rng.gen_range(0..LAST.len())];
-        let role = if i < interviewer_count { "interviewer" } else { "candidate" };
+        let role = if i < interviewer_count {
+            "interviewer"
+        } else {
+            "candidate"
+        };
         people.push((Uuid::new_v4(), json!({
             "name": format!("{first} {last}"),
             "email": format!("{}.{}.{i}@example.com", first.to_lowercase(), last.to_lowercase()),
@@ -98,7 +181,11 @@ pub async fn run(global: &Global, args: &SeedArgs) -> anyhow::Result<()> {
     }
     // Worker w drives the interviews k ≡ w (mod workers) and draws their people from
     // group w only, so concurrent commands never contend for the same streams.
-    let workers = args.concurrency.max(1).min(interviewer_count).min(args.people - interviewer_count);
+    let workers = args
+        .concurrency
+        .max(1)
+        .min(interviewer_count)
+        .min(args.people - interviewer_count);
     let per_group = (args.interviews as i64).div_euclid(workers as i64) + 1;
     // Each group's interviews and their alternatives (reschedules) in their own hours.
     let total_days = (2 * per_group + SLOTS_PER_DAY - 1) / SLOTS_PER_DAY + 1;
@@ -107,14 +194,28 @@ pub async fn run(global: &Global, args: &SeedArgs) -> anyhow::Result<()> {
     let base = Utc.from_utc_datetime(&base_date.and_hms_opt(0, 0, 0).context("midnight")?);
 
     // People, concurrently.
-    run_all(&seeder, args.concurrency, people.iter().map(|(id, body)| {
-        let mut body = body.clone();
-        body["id"] = json!(id);
-        ("/people".to_owned(), body)
-    }).collect()).await;
+    run_all(
+        &seeder,
+        args.concurrency,
+        people
+            .iter()
+            .map(|(id, body)| {
+                let mut body = body.clone();
+                body["id"] = json!(id);
+                ("/people".to_owned(), body)
+            })
+            .collect(),
+    )
+    .await;
 
-    let interviewers: Vec<Uuid> = people[..interviewer_count].iter().map(|(id, _)| *id).collect();
-    let candidates: Vec<Uuid> = people[interviewer_count..].iter().map(|(id, _)| *id).collect();
+    let interviewers: Vec<Uuid> = people[..interviewer_count]
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    let candidates: Vec<Uuid> = people[interviewer_count..]
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
 
     // Some interviewers declare working hours for the whole calendar.
     let mut availability = Vec::new();
@@ -130,7 +231,9 @@ pub async fn run(global: &Global, args: &SeedArgs) -> anyhow::Result<()> {
 
     // Interviews: each worker drives its share through the lifecycle, in order.
     let now = Utc::now();
-    let group = |people: &[Uuid], w: usize| -> Vec<Uuid> { people.iter().skip(w).step_by(workers).copied().collect() };
+    let group = |people: &[Uuid], w: usize| -> Vec<Uuid> {
+        people.iter().skip(w).step_by(workers).copied().collect()
+    };
     let plans: Vec<InterviewPlan> = (0..args.interviews as i64)
         .map(|k| {
             let w = k as usize % workers;
@@ -181,7 +284,8 @@ pub async fn run(global: &Global, args: &SeedArgs) -> anyhow::Result<()> {
     );
     if let Some(path) = &args.ids_out {
         let doc = json!({"people": people.iter().map(|(id, _)| id).collect::<Vec<_>>(), "interviewers": interviewers, "candidates": candidates, "interviews": ids});
-        std::fs::write(path, doc.to_string()).with_context(|| format!("failed to write {}", path.display()))?;
+        std::fs::write(path, doc.to_string())
+            .with_context(|| format!("failed to write {}", path.display()))?;
     }
     anyhow::ensure!(failures == 0, "{failures} seed commands were refused");
     Ok(())
@@ -215,11 +319,14 @@ impl InterviewPlan {
     async fn drive(&self, s: &Seeder, now: DateTime<Utc>) {
         let id = self.id;
         let scheduled = s
-            .post("/interviews", json!({
-                "id": id, "candidateId": self.candidate, "interviewerIds": self.panel,
-                "position": self.position, "kind": self.kind, "startsAt": self.starts_at,
-                "durationMinutes": 45, "location": "Room 4.2",
-            }))
+            .post(
+                "/interviews",
+                json!({
+                    "id": id, "candidateId": self.candidate, "interviewerIds": self.panel,
+                    "position": self.position, "kind": self.kind, "startsAt": self.starts_at,
+                    "durationMinutes": 45, "location": "Room 4.2",
+                }),
+            )
             .await;
         if scheduled.is_none() {
             return;
@@ -227,32 +334,59 @@ impl InterviewPlan {
         let path = |c: &str| format!("/interviews/{id}/{c}");
         if self.starts_at > now {
             match self.fate {
-                0..=9 => { s.post(&path("cancel"), json!({"reason": "position filled"})).await; }
-                10..=19 => { s.post(&path("reschedule"), json!({"startsAt": self.alternative, "reason": "panel conflict"})).await; }
+                0..=9 => {
+                    s.post(&path("cancel"), json!({"reason": "position filled"}))
+                        .await;
+                }
+                10..=19 => {
+                    s.post(
+                        &path("reschedule"),
+                        json!({"startsAt": self.alternative, "reason": "panel conflict"}),
+                    )
+                    .await;
+                }
                 _ => {}
             }
             return;
         }
         match self.fate {
-            0..=9 => { s.post(&path("cancel"), json!({"reason": "candidate withdrew"})).await; }
-            10..=19 => { s.post(&path("no-show"), json!({"reason": "did not join"})).await; }
-            20..=24 => { s.post(&path("reschedule"), json!({"startsAt": self.alternative, "reason": "candidate asked"})).await; }
+            0..=9 => {
+                s.post(&path("cancel"), json!({"reason": "candidate withdrew"}))
+                    .await;
+            }
+            10..=19 => {
+                s.post(&path("no-show"), json!({"reason": "did not join"}))
+                    .await;
+            }
+            20..=24 => {
+                s.post(
+                    &path("reschedule"),
+                    json!({"startsAt": self.alternative, "reason": "candidate asked"}),
+                )
+                .await;
+            }
             _ => {
                 let mut rng = StdRng::seed_from_u64(self.seed);
                 s.post(&path("start"), json!({})).await;
-                let speakers: Vec<Uuid> = std::iter::once(self.candidate).chain(self.panel.iter().copied()).collect();
-                let segments: Vec<Value> = (0..rng.gen_range(3..10))
-                    .map(|i| json!({
-                        "speakerId": speakers[i % speakers.len()],
-                        "startMs": i * 20_000, "endMs": i * 20_000 + 15_000,
-                        "text": LINES[rng.gen_range(0..LINES.len())],
-                    }))
+                let speakers: Vec<Uuid> = std::iter::once(self.candidate)
+                    .chain(self.panel.iter().copied())
                     .collect();
-                s.post(&path("transcript"), json!({"segments": segments})).await;
+                let segments: Vec<Value> = (0..rng.gen_range(3..10))
+                    .map(|i| {
+                        json!({
+                            "speakerId": speakers[i % speakers.len()],
+                            "startMs": i * 20_000, "endMs": i * 20_000 + 15_000,
+                            "text": LINES[rng.gen_range(0..LINES.len())],
+                        })
+                    })
+                    .collect();
+                s.post(&path("transcript"), json!({"segments": segments}))
+                    .await;
                 s.post(&path("complete"), json!({})).await;
                 for interviewer in &self.panel {
                     if rng.gen_bool(0.85) {
-                        let competencies: Vec<Value> = COMPETENCIES.choose_multiple(&mut rng, 2)
+                        let competencies: Vec<Value> = COMPETENCIES
+                            .choose_multiple(&mut rng, 2)
                             .map(|c| json!({"name": c, "score": rng.gen_range(1..=5)}))
                             .collect();
                         s.post(&path("feedback"), json!({"interviewerId": interviewer, "rating": rng.gen_range(1..=4), "competencies": competencies, "notes": "seeded"})).await;

@@ -25,7 +25,10 @@ impl Store {
                 Some(Store::Esdb(u))
             }
             _ => {
-                assert!(std::env::var_os("CI").is_none(), "EVENTSTORE_URL must name an EventStoreDB in CI");
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "EVENTSTORE_URL must name an EventStoreDB in CI"
+                );
                 eprintln!("{test}: skipped on eventstoredb: EVENTSTORE_URL not set");
                 None
             }
@@ -50,7 +53,8 @@ pub fn fresh_database_url() -> String {
 /// Runs the binary with the environment of a test (database, store).
 pub fn command(database_url: &str, store: &Store) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.env("DATABASE_URL", database_url).env("RUST_LOG", "warn");
+    cmd.env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn");
     match store {
         Store::Postgres => cmd.env_remove("EVENTSTORE_URL"),
         Store::Esdb(url) => cmd.env("EVENTSTORE_URL", url),
@@ -71,7 +75,13 @@ impl Server {
             cmd.env(k, v);
         }
         let mut child = cmd
-            .args(["serve", "--command-api-addr", "127.0.0.1:0", "--query-api-addr", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--command-api-addr",
+                "127.0.0.1:0",
+                "--query-api-addr",
+                "127.0.0.1:0",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -80,7 +90,10 @@ impl Server {
         let mut lines = BufReader::new(stdout).lines();
         let (mut command_url, mut query_url) = (None, None);
         while command_url.is_none() || query_url.is_none() {
-            let line = lines.next().expect("serve printed its addresses").expect("line");
+            let line = lines
+                .next()
+                .expect("serve printed its addresses")
+                .expect("line");
             if let Some(url) = line.strip_prefix("command API listening on ") {
                 command_url = Some(url.to_owned());
             } else if let Some(url) = line.strip_prefix("query API listening on ") {
@@ -95,12 +108,21 @@ impl Server {
             query_url: query_url.unwrap_or_default(),
             database_url: database_url.to_owned(),
             store,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
         }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self.http.post(format!("{}{path}", self.command_url)).json(&body).send().await.expect("request");
+        let r = self
+            .http
+            .post(format!("{}{path}", self.command_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -109,13 +131,27 @@ impl Server {
     #[track_caller]
     pub fn ok(&self, reply: (u16, Value)) -> (Uuid, String) {
         assert!((200..300).contains(&reply.0), "{reply:?}");
-        let id = reply.1["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).expect("id");
-        (id, reply.1["position"].as_str().expect("position").to_owned())
+        let id = reply.1["id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .expect("id");
+        (
+            id,
+            reply.1["position"].as_str().expect("position").to_owned(),
+        )
     }
 
     /// A GraphQL query that waits for `min_position`.
-    pub async fn graphql(&self, query: &str, variables: Value, min_position: Option<&str>) -> Value {
-        let mut req = self.http.post(format!("{}/graphql", self.query_url)).json(&json!({"query": query, "variables": variables}));
+    pub async fn graphql(
+        &self,
+        query: &str,
+        variables: Value,
+        min_position: Option<&str>,
+    ) -> Value {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.query_url))
+            .json(&json!({"query": query, "variables": variables}));
         if let Some(p) = min_position {
             req = req.header("x-min-position", p);
         }
@@ -159,26 +195,36 @@ impl Drop for Server {
 
 pub async fn drop_database(url: &str) {
     use sqlx::Connection;
-    let Some(name) = url.rsplit('/').next() else { return };
-    if let Ok(mut c) = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut c).await;
+    let Some(name) = url.rsplit('/').next() else {
+        return;
+    };
+    if let Ok(mut c) =
+        sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await
+    {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut c)
+            .await;
     }
 }
 
 /// Dumps every read-model table as sorted JSON text, for comparisons.
 pub async fn dump_read_models(database_url: &str) -> Vec<(String, Vec<String>)> {
     use sqlx::Connection;
-    let mut c = sqlx::PgConnection::connect(database_url).await.expect("connect");
+    let mut c = sqlx::PgConnection::connect(database_url)
+        .await
+        .expect("connect");
     let tables: Vec<(String,)> = sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'rm' ORDER BY 1")
         .fetch_all(&mut c)
         .await
         .expect("tables");
     let mut out = Vec::new();
     for (t,) in tables {
-        let rows: Vec<(String,)> = sqlx::query_as(&format!("SELECT to_jsonb(x)::text FROM rm.{t} x ORDER BY 1"))
-            .fetch_all(&mut c)
-            .await
-            .expect("rows");
+        let rows: Vec<(String,)> = sqlx::query_as(&format!(
+            "SELECT to_jsonb(x)::text FROM rm.{t} x ORDER BY 1"
+        ))
+        .fetch_all(&mut c)
+        .await
+        .expect("rows");
         out.push((t, rows.into_iter().map(|r| r.0).collect()));
     }
     out
@@ -187,11 +233,14 @@ pub async fn dump_read_models(database_url: &str) -> Vec<(String, Vec<String>)> 
 /// A private esdb-fake, so pausing it does not disturb other tests.
 pub fn private_fake() -> Option<(std::process::Child, String)> {
     let bin = std::env::var("ESDB_FAKE_BIN").ok()?;
-    let mut child = std::process::Command::new(bin).args(["--port", "0"]).stdout(Stdio::piped()).spawn().ok()?;
+    let mut child = std::process::Command::new(bin)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
     let stdout = child.stdout.take()?;
     use std::io::BufRead;
     let line = std::io::BufReader::new(stdout).lines().next()?.ok()?;
     let port = line.rsplit(':').next()?.trim().to_owned();
     Some((child, format!("esdb://127.0.0.1:{port}?tls=false")))
 }
-

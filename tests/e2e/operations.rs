@@ -15,10 +15,18 @@ use crate::harness::{Server, Store, command, drop_database, dump_read_models, fr
 async fn drained(s: &Server, position: &str) -> Value {
     let mut last = Value::Null;
     for _ in 0..200 {
-        last = s.graphql("{ projections { name state lagEvents position } }", json!({}), Some(position)).await;
+        last = s
+            .graphql(
+                "{ projections { name state lagEvents position } }",
+                json!({}),
+                Some(position),
+            )
+            .await;
         if let Some(ps) = last["data"]["projections"].as_array()
             && !ps.is_empty()
-            && ps.iter().all(|p| p["state"] == "LIVE" && p["lagEvents"] == 0)
+            && ps
+                .iter()
+                .all(|p| p["state"] == "LIVE" && p["lagEvents"] == 0)
         {
             return last;
         }
@@ -28,11 +36,17 @@ async fn drained(s: &Server, position: &str) -> Value {
 }
 
 async fn some_history(s: &Server) -> (Uuid, String) {
-    let (cand, _) = s.ok(s.post("/people", json!({"name": "C", "roles": ["candidate"]})).await);
-    let (int, _) = s.ok(s.post("/people", json!({"name": "I", "roles": ["interviewer"]})).await);
+    let (cand, _) = s.ok(s
+        .post("/people", json!({"name": "C", "roles": ["candidate"]}))
+        .await);
+    let (int, _) = s.ok(s
+        .post("/people", json!({"name": "I", "roles": ["interviewer"]}))
+        .await);
     let (id, _) = s.ok(s.post("/interviews", json!({"candidateId": cand, "interviewerIds": [int], "position": "SRE", "kind": "onsite", "startsAt": "2031-05-05T10:00:00Z", "durationMinutes": 90})).await);
     s.ok(s.post(&format!("/interviews/{id}/start"), json!({})).await);
-    let (_, pos) = s.ok(s.post(&format!("/interviews/{id}/complete"), json!({})).await);
+    let (_, pos) = s.ok(s
+        .post(&format!("/interviews/{id}/complete"), json!({}))
+        .await);
     (id, pos)
 }
 
@@ -54,8 +68,14 @@ macro_rules! on_both_stores {
                     return;
                 }
                 let Some((mut fake, url)) = private_fake() else {
-                    assert!(std::env::var_os("CI").is_none(), "ESDB_FAKE_BIN must be set in CI");
-                    eprintln!("{}: skipped on eventstoredb: ESDB_FAKE_BIN not set", stringify!($scenario));
+                    assert!(
+                        std::env::var_os("CI").is_none(),
+                        "ESDB_FAKE_BIN must be set in CI"
+                    );
+                    eprintln!(
+                        "{}: skipped on eventstoredb: ESDB_FAKE_BIN not set",
+                        stringify!($scenario)
+                    );
                     return;
                 };
                 super::$scenario(Store::Esdb(url)).await;
@@ -71,13 +91,24 @@ async fn stream_events(store: &Store, database_url: &str, stream: &str) -> usize
     match store {
         Store::Postgres => {
             use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(database_url).await.expect("connect");
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE stream_id = $1").bind(stream).fetch_one(&mut c).await.expect("count");
+            let mut c = sqlx::PgConnection::connect(database_url)
+                .await
+                .expect("connect");
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE stream_id = $1")
+                .bind(stream)
+                .fetch_one(&mut c)
+                .await
+                .expect("count");
             n as usize
         }
         Store::Esdb(url) => {
             use infra::EventStore;
-            let esdb = infra::esdb::EsdbEventStore::connect(url, std::sync::Arc::new(infra::upcast::Upcasters::standard())).await.expect("esdb");
+            let esdb = infra::esdb::EsdbEventStore::connect(
+                url,
+                std::sync::Arc::new(infra::upcast::Upcasters::standard()),
+            )
+            .await
+            .expect("esdb");
             esdb.read_stream(stream, 1).await.expect("read").len()
         }
     }
@@ -90,7 +121,10 @@ async fn sigterm_and_restart_give_the_same_answers(store: Store) {
     let (id, pos) = some_history(&server).await;
     let q = r#"query($id: UUID!) { interview(id: $id) { status version history { type } } }"#;
     let before = server.graphql(q, json!({"id": id}), Some(&pos)).await;
-    assert_eq!(before["data"]["interview"]["status"], "COMPLETED", "{before}");
+    assert_eq!(
+        before["data"]["interview"]["status"], "COMPLETED",
+        "{before}"
+    );
     drained(&server, &pos).await;
     let dump = dump_read_models(&url).await;
     let status = server.terminate();
@@ -100,7 +134,11 @@ async fn sigterm_and_restart_give_the_same_answers(store: Store) {
     let after = server.graphql(q, json!({"id": id}), Some(&pos)).await;
     assert_eq!(after, before);
     drained(&server, &pos).await;
-    assert_eq!(dump_read_models(&url).await, dump, "nothing re-applied after a restart");
+    assert_eq!(
+        dump_read_models(&url).await,
+        dump,
+        "nothing re-applied after a restart"
+    );
     drop(server);
     drop_database(&url).await;
 }
@@ -118,11 +156,18 @@ async fn sigkill_mid_stream_loses_no_acknowledged_command(store: Store) {
         writers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let id = Uuid::new_v4();
-                let r = http.post(format!("{base}/people")).json(&json!({"id": id, "name": "K", "roles": ["candidate"]})).send().await;
+                let r = http
+                    .post(format!("{base}/people"))
+                    .json(&json!({"id": id, "name": "K", "roles": ["candidate"]}))
+                    .send()
+                    .await;
                 match r {
                     Ok(r) if r.status().as_u16() == 201 => {
                         let body: Value = r.json().await.unwrap_or(Value::Null);
-                        let Some(position) = body["position"].as_str().and_then(|p| p.parse().ok()) else { break };
+                        let Some(position) = body["position"].as_str().and_then(|p| p.parse().ok())
+                        else {
+                            break;
+                        };
                         acknowledged.lock().await.push((id, position));
                     }
                     _ => break,
@@ -140,7 +185,12 @@ async fn sigkill_mid_stream_loses_no_acknowledged_command(store: Store) {
     }
     let acknowledged = acknowledged.lock().await.clone();
 
-    let last = acknowledged.iter().map(|(_, p)| *p).max().expect("some acknowledged").to_string();
+    let last = acknowledged
+        .iter()
+        .map(|(_, p)| *p)
+        .max()
+        .expect("some acknowledged")
+        .to_string();
     let server = Server::start(&url, store.clone());
     drained(&server, &last).await;
     use sqlx::Connection;
@@ -148,12 +198,23 @@ async fn sigkill_mid_stream_loses_no_acknowledged_command(store: Store) {
     for (id, _) in &acknowledged {
         let events = stream_events(&store, &url, &format!("person-{id}")).await;
         assert_eq!(events, 1, "acknowledged person {id} is stored exactly once");
-        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM rm.people WHERE id = $1").bind(id).fetch_one(&mut c).await.expect("count");
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM rm.people WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut c)
+            .await
+            .expect("count");
         assert_eq!(rows, 1, "and projected exactly once");
     }
-    let projected: i64 = sqlx::query_scalar("SELECT count(*) FROM rm.people").fetch_one(&mut c).await.expect("count");
+    let projected: i64 = sqlx::query_scalar("SELECT count(*) FROM rm.people")
+        .fetch_one(&mut c)
+        .await
+        .expect("count");
     assert!(projected as usize >= acknowledged.len());
-    let checkpoints: Vec<(i64,)> = sqlx::query_as("SELECT events_applied FROM projection_checkpoints WHERE name = 'people'").fetch_all(&mut c).await.expect("checkpoint");
+    let checkpoints: Vec<(i64,)> =
+        sqlx::query_as("SELECT events_applied FROM projection_checkpoints WHERE name = 'people'")
+            .fetch_all(&mut c)
+            .await
+            .expect("checkpoint");
     assert_eq!(checkpoints.len(), 1);
     drop(server);
     drop_database(&url).await;
@@ -164,23 +225,49 @@ async fn rebuilding_every_projection_while_serving_gives_the_same_read_models(st
     let url = fresh_database_url();
     let server = Server::start(&url, store.clone());
     let seeded = command(&url, &store)
-        .args(["seed", "--people", "30", "--interviews", "80", "--concurrency", "4"])
+        .args([
+            "seed",
+            "--people",
+            "30",
+            "--interviews",
+            "80",
+            "--concurrency",
+            "4",
+        ])
         .output()
         .expect("seed");
-    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
     let (_, pos) = some_history(&server).await;
     drained(&server, &pos).await;
     let before = dump_read_models(&url).await;
-    assert!(before.iter().any(|(t, rows)| t == "interviews" && rows.len() >= 80));
+    assert!(
+        before
+            .iter()
+            .any(|(t, rows)| t == "interviews" && rows.len() >= 80)
+    );
 
-    let rebuilt = command(&url, &store).args(["projections", "rebuild", "--all"]).output().expect("rebuild");
-    assert!(rebuilt.status.success(), "{}", String::from_utf8_lossy(&rebuilt.stderr));
+    let rebuilt = command(&url, &store)
+        .args(["projections", "rebuild", "--all"])
+        .output()
+        .expect("rebuild");
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
     // The server kept answering during and after the swap.
     let after_status = drained(&server, &pos).await;
     assert!(after_status.get("errors").is_none());
     assert_eq!(dump_read_models(&url).await, before);
 
-    let status = command(&url, &store).args(["projections", "status"]).output().expect("status");
+    let status = command(&url, &store)
+        .args(["projections", "status"])
+        .output()
+        .expect("status");
     let text = String::from_utf8_lossy(&status.stdout);
     for name in ["people", "interviews", "schedules", "analytics"] {
         assert!(text.contains(name), "{text}");
@@ -194,19 +281,57 @@ async fn history_prints_the_stream_in_order(store: Store) {
     let url = fresh_database_url();
     let server = Server::start(&url, store.clone());
     let (id, _) = some_history(&server).await;
-    let out = command(&url, &store).args(["history", "interview", &id.to_string()]).output().expect("history");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = command(&url, &store)
+        .args(["history", "interview", &id.to_string()])
+        .output()
+        .expect("history");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    let types: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
-    assert_eq!(types, ["InterviewScheduled", "InterviewStarted", "InterviewCompleted"], "{text}");
-    assert!(text.lines().next().is_some_and(|l| l.trim_start().starts_with('1')), "{text}");
+    let types: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "InterviewScheduled",
+            "InterviewStarted",
+            "InterviewCompleted"
+        ],
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.trim_start().starts_with('1')),
+        "{text}"
+    );
 
-    let out = command(&url, &store).args(["history", "interview", &id.to_string(), "--json"]).output().expect("history");
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
-    assert_eq!(lines.iter().map(|l| l["version"].as_u64().unwrap_or(0)).collect::<Vec<_>>(), [1, 2, 3]);
+    let out = command(&url, &store)
+        .args(["history", "interview", &id.to_string(), "--json"])
+        .output()
+        .expect("history");
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["version"].as_u64().unwrap_or(0))
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     assert_eq!(lines[0]["actor"], "anonymous");
 
-    let missing = command(&url, &store).args(["history", "interview", &Uuid::new_v4().to_string()]).output().expect("history");
+    let missing = command(&url, &store)
+        .args(["history", "interview", &Uuid::new_v4().to_string()])
+        .output()
+        .expect("history");
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).starts_with("error: "));
     drop(server);
@@ -215,21 +340,77 @@ async fn history_prints_the_stream_in_order(store: Store) {
 
 #[test]
 fn bad_configuration_is_a_one_line_error() {
-    let out = command("mysql://nope", &Store::Postgres).args(["history", "interview", &Uuid::new_v4().to_string()]).output().expect("run");
+    let out = command("mysql://nope", &Store::Postgres)
+        .args(["history", "interview", &Uuid::new_v4().to_string()])
+        .output()
+        .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("DATABASE_URL"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 
-    let out = command("postgres://postgres@127.0.0.1:5432/postgres", &Store::Esdb("http://nope".into()))
-        .args(["history", "interview", &Uuid::new_v4().to_string()])
-        .output()
-        .expect("run");
+    let out = command(
+        "postgres://postgres@127.0.0.1:5432/postgres",
+        &Store::Esdb("http://nope".into()),
+    )
+    .args(["history", "interview", &Uuid::new_v4().to_string()])
+    .output()
+    .expect("run");
     assert!(String::from_utf8_lossy(&out.stderr).contains("EVENTSTORE_URL"));
 
-    let out = command("postgres://postgres@127.0.0.1:5432/postgres", &Store::Postgres).args(["serve", "--command-api-addr", "not-an-addr"]).output().expect("run");
+    let out = command(
+        "postgres://postgres@127.0.0.1:5432/postgres",
+        &Store::Postgres,
+    )
+    .args(["serve", "--command-api-addr", "not-an-addr"])
+    .output()
+    .expect("run");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("COMMAND_API_ADDR"));
-    let help = std::process::Command::new(crate::harness::BIN).args(["projections", "rebuild", "--help"]).output().expect("help");
+    let help = std::process::Command::new(crate::harness::BIN)
+        .args(["projections", "rebuild", "--help"])
+        .output()
+        .expect("help");
     assert!(String::from_utf8_lossy(&help.stdout).contains("--all"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
+    use std::io::{Read, Write};
+    let collector = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", collector.local_addr().expect("addr"));
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for conn in collector.incoming().flatten().take(5) {
+            let mut conn = conn;
+            let mut buf = vec![0u8; 64 * 1024];
+            let n = conn.read(&mut buf).unwrap_or(0);
+            let _ = tx.send(
+                String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let url = fresh_database_url();
+    let mut server = Server::start_with(
+        &url,
+        Store::Postgres,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    server.ok(server
+        .post("/people", json!({"name": "Traced", "roles": ["candidate"]}))
+        .await);
+    assert!(server.terminate().success());
+    let first = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the collector received spans");
+    assert!(first.starts_with("POST /v1/traces"), "{first}");
+    drop_database(&url).await;
 }

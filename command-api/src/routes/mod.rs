@@ -66,12 +66,24 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let correlation = request
+    let mut request = request;
+    let sent = request
         .headers()
         .get("x-correlation-id")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+        .map(str::trim)
+        .unwrap_or("");
+    // A request without one gets its id here, so the span and the events share it.
+    let correlation = if sent.is_empty() {
+        Uuid::now_v7().to_string()
+    } else {
+        sent.to_owned()
+    };
+    if sent.is_empty()
+        && let Ok(v) = axum::http::HeaderValue::from_str(&correlation)
+    {
+        request.headers_mut().insert("x-correlation-id", v);
+    }
     let span = tracing::info_span!("http.request", method = %request.method(), route = %route, correlation_id = %correlation);
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
