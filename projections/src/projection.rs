@@ -3,6 +3,7 @@
 use futures::future::BoxFuture;
 use infra::RecordedEvent;
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 /// Why a projection could not apply an event.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,34 @@ pub enum ProjectionError {
 }
 
 impl ProjectionError {
+    /// Whether retrying the same batch can succeed: lost connections, serialization
+    /// failures and deadlocks (SQLSTATE class 40), lock timeouts, lack of resources,
+    /// shutdowns. Data and constraint errors and poison events fail the same way every
+    /// time, so they stop the projection instead.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ProjectionError::Poison { .. } => false,
+            ProjectionError::Db(sqlx::Error::Database(e)) => {
+                let code = e.code();
+                let code = code.as_deref().unwrap_or("");
+                ["08", "40", "53", "55P03", "57", "58"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+            }
+            ProjectionError::Db(
+                sqlx::Error::ColumnDecode { .. }
+                | sqlx::Error::ColumnNotFound(_)
+                | sqlx::Error::ColumnIndexOutOfBounds { .. }
+                | sqlx::Error::Decode(_)
+                | sqlx::Error::Encode(_)
+                | sqlx::Error::TypeNotFound { .. },
+            ) => false,
+            ProjectionError::Db(_) => true,
+        }
+    }
+}
+
+impl ProjectionError {
     /// A poison error naming the event.
     pub fn poison(event: &RecordedEvent, message: impl Into<String>) -> Self {
         ProjectionError::Poison {
@@ -49,14 +78,25 @@ impl ProjectionError {
 pub trait Projection: Send + Sync + 'static {
     /// Stable name, e.g. `interviews`.
     fn name(&self) -> &'static str;
-    /// DDL of its tables (idempotent `CREATE … IF NOT EXISTS`, unqualified names).
+    /// DDL of its tables: idempotent (`CREATE … IF NOT EXISTS`), unqualified names,
+    /// statements separated by `;` with none inside a statement or an inline comment.
+    /// A rebuild runs the `CREATE INDEX` statements only after the tables are filled.
     fn ddl(&self) -> &'static str;
     /// The tables it owns (moved together when a rebuild swaps them in).
     fn tables(&self) -> &'static [&'static str];
-    /// Applies a batch in order. Events it does not care about are ignored.
+    /// Applies a batch in order, inside the runtime's transaction. Events it does not care
+    /// about are ignored; an event its rows already reflect (stream version not above the
+    /// stored one) is skipped, and a gap in a stream's versions is a poison event.
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,
         events: &'a [RecordedEvent],
     ) -> BoxFuture<'a, Result<(), ProjectionError>>;
+    /// The interviews whose read model a batch changes: the runtime sends one
+    /// `NOTIFY` on [`crate::INTERVIEW_CHANNEL`] per id when the batch commits. Only the
+    /// projection that owns the `interviews` table answers anything.
+    fn changed_interviews(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
+        let _ = events;
+        Vec::new()
+    }
 }

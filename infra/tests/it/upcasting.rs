@@ -32,7 +32,10 @@ async fn old_event_reads_as_new(writer: AnyEventStore, reader: AnyEventStore) {
         data: json!({"name": "Ada", "role": "candidate"}),
         metadata,
     };
-    writer.append(&s, ExpectedVersion::NoStream, vec![old]).await.expect("append v1");
+    writer
+        .append(&s, ExpectedVersion::NoStream, vec![old])
+        .await
+        .expect("append v1");
     let read = reader.read_stream(&s, 1).await.expect("read");
     assert_eq!(read[0].data, json!({"name": "Ada", "roles": ["candidate"]}));
     assert_eq!(read[0].metadata.schema_version, 2);
@@ -41,16 +44,27 @@ async fn old_event_reads_as_new(writer: AnyEventStore, reader: AnyEventStore) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres() {
     let (writer, db) = crate::harness::postgres().await;
-    let AnyEventStore::Postgres(pg) = &writer else { unreachable!() };
-    let reader = AnyEventStore::Postgres(Arc::new(infra::postgres::PgEventStore::new(pg.pool().clone(), upcasters())));
+    let AnyEventStore::Postgres(pg) = &writer else {
+        unreachable!()
+    };
+    let reader = AnyEventStore::Postgres(Arc::new(infra::postgres::PgEventStore::new(
+        pg.pool().clone(),
+        upcasters(),
+    )));
     old_event_reads_as_new(writer.clone(), reader).await;
     let _ = db.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eventstoredb() {
-    let Some(writer) = crate::harness::esdb("upcasting").await else { return };
-    let Ok(url) = std::env::var("EVENTSTORE_URL") else { return };
-    let reader = infra::esdb::EsdbEventStore::connect(&url, upcasters()).await.expect("connect");
+    let Some(writer) = crate::harness::esdb("upcasting").await else {
+        return;
+    };
+    let Ok(url) = std::env::var("EVENTSTORE_URL") else {
+        return;
+    };
+    let reader = infra::esdb::EsdbEventStore::connect(&url, upcasters())
+        .await
+        .expect("connect");
     old_event_reads_as_new(writer, AnyEventStore::Esdb(Arc::new(reader))).await;
 }

@@ -51,3 +51,7 @@ CREATE TABLE IF NOT EXISTS analytics_competencies (
     count      integer NOT NULL DEFAULT 0,
     PRIMARY KEY (position, name)
 );
+
+-- The stream version each fact reflects, so a redelivered event is recognised and never
+-- counted twice in the aggregates.
+ALTER TABLE analytics_interviews ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0;

@@ -1,0 +1,90 @@
+//! Read model `interviews`: interviews with their status, times, decision and counters;
+//! `feedback` and `competency_scores`; `transcript_segments` for paging and search.
+//!
+//! A batch loads the rows of the interviews it touches, folds their events in memory and
+//! writes each table with one multi-row statement.
+
+mod fold;
+mod write;
+
+use std::collections::HashMap;
+
+use futures::future::BoxFuture;
+use infra::RecordedEvent;
+use sqlx::PgConnection;
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::support::aggregate_id;
+use crate::{Projection, ProjectionError};
+
+use fold::{Changes, InterviewRow};
+
+/// The `interviews` projection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Interviews;
+
+const PREFIX: &str = "interview-";
+
+impl Projection for Interviews {
+    fn name(&self) -> &'static str {
+        "interviews"
+    }
+
+    fn ddl(&self) -> &'static str {
+        include_str!("../sql/interviews.sql")
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "interviews",
+            "feedback",
+            "competency_scores",
+            "transcript_segments",
+        ]
+    }
+
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply(conn, events))
+    }
+
+    fn changed_interviews(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = events
+            .iter()
+            .filter_map(|e| aggregate_id(e, PREFIX).ok().flatten())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+#[instrument(name = "projection.apply", skip_all, fields(projection = "interviews", events = events.len()))]
+async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    let mut ours = Vec::new();
+    for event in events {
+        if let Some(id) = aggregate_id(event, PREFIX)? {
+            ours.push((id, event));
+        }
+    }
+    if ours.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<Uuid> = ours.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut rows: HashMap<Uuid, InterviewRow> = write::load(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let mut changes = Changes::default();
+    for (id, event) in ours {
+        fold::apply_event(&mut rows, &mut changes, id, event)?;
+    }
+    write::save(conn, &rows, &changes).await
+}

@@ -1,0 +1,160 @@
+//! Small helpers shared by the read models.
+
+use domain::DomainEvent;
+use infra::RecordedEvent;
+use serde::de::DeserializeOwned;
+use serde::de::value::MapDeserializer;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::ProjectionError;
+
+/// Decodes a stored event into its domain enum; bad data makes it a poison event.
+///
+/// Same result as [`DomainEvent::from_data`], which wraps the data in a
+/// `{"type", "data"}` object and deserializes that; here the event is read in place
+/// (no copy of its data) with the tag presented first, so serde need not buffer the
+/// data before it knows the variant. Replays decode every event, so this matters.
+pub(crate) fn decode<E: DomainEvent + DeserializeOwned>(
+    event: &RecordedEvent,
+) -> Result<E, ProjectionError> {
+    if !E::EVENT_TYPES.contains(&event.event_type.as_str()) {
+        return Err(ProjectionError::poison(event, "unknown event type"));
+    }
+    let tag = Value::String(event.event_type.clone());
+    let fields = [("type", &tag), ("data", &event.data)];
+    let map = MapDeserializer::<_, serde_json::Error>::new(fields.into_iter());
+    E::deserialize(map).map_err(|e| ProjectionError::poison(event, format!("invalid data: {e}")))
+}
+
+/// The aggregate id in a stream name `{prefix}{uuid}`, if the stream has that prefix.
+/// A stream with the prefix but no valid id is poison.
+pub(crate) fn aggregate_id(
+    event: &RecordedEvent,
+    prefix: &str,
+) -> Result<Option<Uuid>, ProjectionError> {
+    let Some(rest) = event.stream_id.strip_prefix(prefix) else {
+        return Ok(None);
+    };
+    Uuid::parse_str(rest)
+        .map(Some)
+        .map_err(|_| ProjectionError::poison(event, "stream name does not end in a UUID"))
+}
+
+/// What to do with an event given the version its row is at (0: no row yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The row already reflects it: a redelivery, nothing to do.
+    Applied,
+    /// The next event of the stream.
+    Next,
+}
+
+/// Checks that `event` is the one after `current`. A gap means an event was lost or
+/// delivered out of order, which the read model cannot repair: poison.
+pub(crate) fn next_version(event: &RecordedEvent, current: u64) -> Result<Step, ProjectionError> {
+    if event.version <= current {
+        Ok(Step::Applied)
+    } else if event.version == current + 1 {
+        Ok(Step::Next)
+    } else {
+        Err(ProjectionError::poison(
+            event,
+            format!(
+                "version gap: the read model is at version {current}, expected {}",
+                current + 1
+            ),
+        ))
+    }
+}
+
+/// A stream version as a column value.
+pub(crate) fn version_i64(event: &RecordedEvent) -> Result<i64, ProjectionError> {
+    i64::try_from(event.version).map_err(|_| ProjectionError::poison(event, "version too large"))
+}
+
+/// A PostgreSQL array literal (`{"a","b"}`) for one row's array column, so that rows with
+/// array columns can still travel as one `text[]` parameter to `UNNEST` (PostgreSQL has no
+/// arrays of arrays of different lengths). Cast it back with `::uuid[]` / `::text[]`.
+pub(crate) fn array_literal<T: ToString>(items: &[T]) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in item.to_string().chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
+}
+
+/// Runs statements without parameters through the simple query protocol (so `sql` may
+/// hold several, like a DDL file).
+pub(crate) async fn script(conn: &mut sqlx::PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    conn.execute(sql).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::interview::{InterviewEvent, TranscriptSegment};
+    use infra::{Metadata, Position};
+    use serde_json::json;
+
+    fn recorded(event_type: &str, data: Value) -> RecordedEvent {
+        RecordedEvent {
+            event_id: Uuid::nil(),
+            stream_id: format!("interview-{}", Uuid::nil()),
+            version: 1,
+            position: Position::new(1, 1),
+            event_type: event_type.into(),
+            data,
+            metadata: Metadata::anonymous(),
+        }
+    }
+
+    #[test]
+    fn decoding_in_place_agrees_with_from_data() {
+        let event = InterviewEvent::TranscriptSegmentsRecorded {
+            segments: vec![TranscriptSegment {
+                speaker_id: Uuid::nil(),
+                start_ms: 0,
+                end_ms: 10,
+                text: "hi".into(),
+            }],
+        };
+        let stored = recorded(event.event_type(), event.to_data());
+        let ours: InterviewEvent = decode(&stored).expect("decodes");
+        let theirs = InterviewEvent::from_data(&stored.event_type, stored.data.clone());
+        assert_eq!(Ok(ours), theirs);
+    }
+
+    #[test]
+    fn bad_data_and_unknown_types_are_poison() {
+        let bad = recorded("InterviewScheduled", json!({"interviewId": "x"}));
+        let err = decode::<InterviewEvent>(&bad).expect_err("poison");
+        assert!(err.to_string().contains("InterviewScheduled v1"), "{err}");
+        let unknown = recorded("InterviewTeleported", json!({}));
+        assert!(decode::<InterviewEvent>(&unknown).is_err());
+        let missing = recorded("InterviewCancelled", json!({}));
+        assert!(decode::<InterviewEvent>(&missing).is_err());
+    }
+
+    #[test]
+    fn array_literals_quote_and_escape() {
+        assert_eq!(array_literal::<String>(&[]), "{}");
+        assert_eq!(
+            array_literal(&["a", "b\"c", "d\\e"]),
+            r#"{"a","b\"c","d\\e"}"#
+        );
+    }
+}
