@@ -263,10 +263,7 @@ pub async fn projections_status(global: &Global, json: bool) -> anyhow::Result<(
         head.map(|p| p.to_string())
             .unwrap_or_else(|| "(empty)".into())
     );
-    println!(
-        "{:<12} {:<12} {:>22} {:>10}  {}",
-        "NAME", "STATE", "POSITION", "LAG", "LAST ERROR"
-    );
+    println!("{:<12} {:<12} {:>22} {:>10}  LAST ERROR", "NAME", "STATE", "POSITION", "LAG");
     for r in rows {
         println!(
             "{:<12} {:<12} {:>22} {:>10}  {}",
