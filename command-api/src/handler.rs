@@ -22,6 +22,15 @@ pub const MAX_ATTEMPTS: usize = 12;
 /// Namespace of event ids derived from a command id or idempotency key.
 const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1e_d0c5_4b7e_4c4e_9f3a_2d8b_7c11_e0a1);
 
+/// Appends made by commands (each stream append counts once).
+pub static APPENDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Version conflicts met by commands (retried, or answered 412).
+pub static CONFLICTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn count(counter: &std::sync::atomic::AtomicU64, n: usize) {
+    counter.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Waits a random time that grows with `attempt`, so writers that lost a race on the
 /// same streams do not collide again in lockstep.
 pub async fn backoff(attempt: usize) {
@@ -261,10 +270,16 @@ pub async fn commit_steps(
     steps: Vec<Step>,
 ) -> Result<Vec<AppendResult>, ApiError> {
     if store.supports_multi_stream() {
-        return store
+        let n = steps.len();
+        let result = store
             .append_multi(steps.into_iter().map(|s| s.append).collect())
-            .await
-            .map_err(conflict_or);
+            .await;
+        match &result {
+            Ok(_) => count(&APPENDS, n),
+            Err(StoreError::WrongExpectedVersion { .. }) => count(&CONFLICTS, 1),
+            Err(_) => {}
+        }
+        return result.map_err(conflict_or);
     }
     let people: Vec<Uuid> = steps
         .iter()
@@ -294,8 +309,14 @@ pub async fn commit_steps(
             .append(&a.stream_id, a.expected, a.events.clone())
             .await
         {
-            Ok(r) => done.push((r, step)),
+            Ok(r) => {
+                count(&APPENDS, 1);
+                done.push((r, step));
+            }
             Err(e) => {
+                if e.is_conflict() {
+                    count(&CONFLICTS, 1);
+                }
                 for (_, step) in done.iter().rev() {
                     if let Some(cmd) = &step.undo {
                         undo(store, meta, &step.append.stream_id, cmd.clone()).await;

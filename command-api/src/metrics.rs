@@ -101,8 +101,18 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# TYPE command_api_version_conflicts_total counter\ncommand_api_version_conflicts_total {}",
+            "# TYPE command_api_precondition_failed_total counter\ncommand_api_precondition_failed_total {}",
             self.conflicts.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP command_api_appends_total Stream appends made by commands.\n# TYPE command_api_appends_total counter\ncommand_api_appends_total {}",
+            crate::handler::APPENDS.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP command_api_version_conflicts_total Version conflicts met (retried or answered 412).\n# TYPE command_api_version_conflicts_total counter\ncommand_api_version_conflicts_total {}",
+            crate::handler::CONFLICTS.load(Ordering::Relaxed)
         );
         out
     }
