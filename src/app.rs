@@ -115,6 +115,7 @@ async fn bind_check(variable: &'static str, value: &str) -> anyhow::Result<Socke
 pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Result<()> {
     let command_addr = bind_check("COMMAND_API_ADDR", &addrs.command_api_addr).await?;
     let query_addr = bind_check("QUERY_API_ADDR", &addrs.query_api_addr).await?;
+    let projector_addr = bind_check("PROJECTOR_ADDR", &addrs.projector_addr).await?;
     let env = Env::open(global, true).await?;
     let cancel = CancellationToken::new();
     let mut tasks: JoinSet<anyhow::Result<&'static str>> = JoinSet::new();
@@ -168,6 +169,36 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
             projections::all(),
             projections::Settings::default(),
         );
+        let metrics = projector.metrics();
+        let listener = tokio::net::TcpListener::bind(projector_addr)
+            .await
+            .with_context(|| format!("cannot listen on {projector_addr} (PROJECTOR_ADDR)"))?;
+        let addr = listener.local_addr()?;
+        println!("projector metrics on http://{addr}/metrics");
+        let router = axum::Router::new()
+            .route("/health/live", axum::routing::get(|| async { "ok" }))
+            .route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let metrics = metrics.clone();
+                    async move {
+                        (
+                            [(
+                                axum::http::header::CONTENT_TYPE,
+                                "text/plain; version=0.0.4",
+                            )],
+                            metrics.render_prometheus(),
+                        )
+                    }
+                }),
+            );
+        let stop = cancel.clone();
+        tasks.spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await?;
+            Ok("projector metrics")
+        });
         let stop = cancel.clone();
         tracing::info!("projector started");
         tasks.spawn(async move {
@@ -263,7 +294,10 @@ pub async fn projections_status(global: &Global, json: bool) -> anyhow::Result<(
         head.map(|p| p.to_string())
             .unwrap_or_else(|| "(empty)".into())
     );
-    println!("{:<12} {:<12} {:>22} {:>10}  LAST ERROR", "NAME", "STATE", "POSITION", "LAG");
+    println!(
+        "{:<12} {:<12} {:>22} {:>10}  LAST ERROR",
+        "NAME", "STATE", "POSITION", "LAG"
+    );
     for r in rows {
         println!(
             "{:<12} {:<12} {:>22} {:>10}  {}",

@@ -57,6 +57,9 @@ pub struct Addrs {
     /// Where the GraphQL query API listens.
     #[arg(long, env = "QUERY_API_ADDR", default_value = infra::config::DEFAULT_QUERY_API_ADDR)]
     pub query_api_addr: String,
+    /// Where the projector serves `/metrics` and `/health/live`.
+    #[arg(long, env = "PROJECTOR_ADDR", default_value = "127.0.0.1:8082")]
+    pub projector_addr: String,
     /// How long a query waits for `X-Min-Position`, in milliseconds.
     #[arg(long, env = "MIN_POSITION_TIMEOUT_MS", default_value_t = 5000)]
     pub min_position_timeout_ms: u64,
@@ -74,7 +77,7 @@ pub enum Command {
     /// Only the REST command API.
     CommandApi(#[command(flatten)] Addrs),
     /// Only the projector.
-    Projector,
+    Projector(#[command(flatten)] Addrs),
     /// Only the GraphQL query API.
     QueryApi(#[command(flatten)] Addrs),
     /// Projection status and rebuilds.

@@ -25,15 +25,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(addrs) => app::serve(&global, &addrs, app::Parts::ALL).await,
         Command::CommandApi(addrs) => app::serve(&global, &addrs, app::Parts::COMMAND_API).await,
         Command::QueryApi(addrs) => app::serve(&global, &addrs, app::Parts::QUERY_API).await,
-        Command::Projector => {
-            let addrs = cli::Addrs {
-                command_api_addr: infra::config::DEFAULT_COMMAND_API_ADDR.into(),
-                query_api_addr: infra::config::DEFAULT_QUERY_API_ADDR.into(),
-                min_position_timeout_ms: 5000,
-                booking_recovery_grace_ms: 30_000,
-            };
-            app::serve(&global, &addrs, app::Parts::PROJECTOR).await
-        }
+        Command::Projector(addrs) => app::serve(&global, &addrs, app::Parts::PROJECTOR).await,
         Command::Projections(ProjectionsCommand::Status { json }) => {
             app::projections_status(&global, json).await
         }
