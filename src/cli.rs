@@ -88,6 +88,8 @@ pub enum Command {
     History(HistoryCommand),
     /// Realistic demo data through the command path.
     Seed(SeedArgs),
+    /// Load generators and physical baselines (see BENCHMARKS.md).
+    Bench(crate::bench::BenchArgs),
 }
 
 /// `projections …`

@@ -1,6 +1,7 @@
 //! The `interview-ledger` binary's logic: startup of each part, the CLI commands.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod history;
 pub mod seed;
@@ -39,5 +40,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("failed to read the interview's history")
         }
         Command::Seed(args) => seed::run(&global, &args).await,
+        Command::Bench(args) => bench::run(&global, &args).await,
     }
 }

@@ -40,8 +40,6 @@ pub struct Server {
     pub child: Child,
     pub command_url: String,
     pub query_url: String,
-    pub database_url: String,
-    pub store: Store,
     pub http: reqwest::Client,
 }
 
@@ -106,8 +104,6 @@ impl Server {
             child,
             command_url: command_url.unwrap_or_default(),
             query_url: query_url.unwrap_or_default(),
-            database_url: database_url.to_owned(),
-            store,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
