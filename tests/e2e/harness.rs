@@ -79,6 +79,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--query-api-addr",
                 "127.0.0.1:0",
+                "--projector-addr",
+                "127.0.0.1:0",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -175,9 +175,18 @@ async fn sigkill_mid_stream_loses_no_acknowledged_command(store: Store) {
             }
         }));
     }
-    while acknowledged.lock().await.len() < 150 {
+    // Bounded: if the writers stop early (the server failed), say so instead of hanging.
+    for _ in 0..3000 {
+        if acknowledged.lock().await.len() >= 150 || writers.iter().all(|w| w.is_finished()) {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert!(
+        acknowledged.lock().await.len() >= 150,
+        "the writers stopped after {} commands",
+        acknowledged.lock().await.len()
+    );
     server.kill();
     stop.store(true, Ordering::Relaxed);
     for w in writers {
