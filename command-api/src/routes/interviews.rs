@@ -308,23 +308,11 @@ pub async fn cancel(
     Meta(meta): Meta,
     body: ApiJson<Cancel>,
 ) -> Response {
-    let state = app.clone();
     let route = format!("/interviews/{raw_id}/cancel");
-    app.respond(meta, &route, &body.raw, StatusCode::OK, |meta| async move {
-        let id = path_id(&raw_id, "interview")?;
-        let cmd = InterviewCommand::Cancel {
-            reason: body.value.reason,
-        };
-        change_with_bookings(
-            &state,
-            &meta,
-            id,
-            |s| interview::decide(s, cmd.clone()),
-            release_all(id),
-        )
-        .await
-    })
-    .await
+    let cmd = InterviewCommand::Cancel {
+        reason: body.value.reason,
+    };
+    end_releasing(app, meta, route, &body.raw, raw_id, cmd).await
 }
 
 /// Mark a scheduled interview as a no-show, releasing every booking.
@@ -337,13 +325,25 @@ pub async fn no_show(
     Meta(meta): Meta,
     body: ApiJson<NoShow>,
 ) -> Response {
-    let state = app.clone();
     let route = format!("/interviews/{raw_id}/no-show");
-    app.respond(meta, &route, &body.raw, StatusCode::OK, |meta| async move {
+    let cmd = InterviewCommand::MarkNoShow {
+        reason: body.value.reason,
+    };
+    end_releasing(app, meta, route, &body.raw, raw_id, cmd).await
+}
+
+/// Cancel and no-show: the interview ends while scheduled and every booking is released.
+async fn end_releasing(
+    app: AppState,
+    meta: CommandMeta,
+    route: String,
+    raw_body: &[u8],
+    raw_id: String,
+    cmd: InterviewCommand,
+) -> Response {
+    let state = app.clone();
+    app.respond(meta, &route, raw_body, StatusCode::OK, |meta| async move {
         let id = path_id(&raw_id, "interview")?;
-        let cmd = InterviewCommand::MarkNoShow {
-            reason: body.value.reason,
-        };
         change_with_bookings(
             &state,
             &meta,
