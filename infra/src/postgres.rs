@@ -18,8 +18,11 @@ use tokio::sync::Notify;
 use tracing::instrument;
 use uuid::Uuid;
 
+mod commit;
+
 use crate::store::*;
 use crate::upcast::Upcasters;
+use commit::{Committer, Failure, Outcome};
 
 /// The channel live subscribers LISTEN on.
 pub const NOTIFY_CHANNEL: &str = "il_events";
@@ -42,6 +45,7 @@ pub struct PgEventStore {
     pool: PgPool,
     upcasters: Arc<Upcasters>,
     wake_notifier: Arc<Notify>,
+    committer: Committer,
 }
 
 impl PgEventStore {
@@ -50,10 +54,12 @@ impl PgEventStore {
     pub fn new(pool: PgPool, upcasters: Arc<Upcasters>) -> Self {
         let wake_notifier = Arc::new(Notify::new());
         tokio::spawn(notifier_task(pool.clone(), wake_notifier.clone()));
+        let committer = Committer::start(pool.clone(), wake_notifier.clone());
         PgEventStore {
             pool,
             upcasters,
             wake_notifier,
+            committer,
         }
     }
 
@@ -198,15 +204,54 @@ impl PgEventStore {
         rows.iter().map(|r| self.decode(r)).collect()
     }
 
+    /// The old way of a multi-stream append: one transaction, one statement per part.
+    async fn append_multi_in_transaction(
+        &self,
+        appends: &[StreamAppend],
+    ) -> Result<Outcome, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut results = Vec::with_capacity(appends.len());
+        for (i, a) in appends.iter().enumerate() {
+            match self
+                .append_in(&mut tx, &a.stream_id, a.expected, &a.events)
+                .await?
+            {
+                Some(r) => results.push(r),
+                None => {
+                    tx.rollback().await?;
+                    return Ok(Outcome::Refused(i));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Outcome::Done(results))
+    }
+
+    /// The first part whose stream is not at its expected version now (the last part
+    /// when all are: then the refusal was a race already lost and won again).
+    async fn first_mismatch(&self, appends: &[StreamAppend]) -> StoreResult<usize> {
+        for (i, a) in appends.iter().enumerate() {
+            let (version, _) = stream_head(&self.pool, &a.stream_id)
+                .await
+                .map_err(db_err)?;
+            if !expected_matches(a.expected, version) {
+                return Ok(i);
+            }
+        }
+        Ok(appends.len().saturating_sub(1))
+    }
+
     /// True when events after `after` exist that a running transaction still holds back.
     async fn withheld_after(&self, after: Position) -> StoreResult<bool> {
+        // Every event up to `after` was read below an earlier snapshot's xmin, and xmin
+        // only grows, so any committed row at or above the current xmin lies after it.
+        let _ = after;
         sqlx::query_scalar::<_, bool>(
-            "SELECT EXISTS (SELECT 1 FROM events
-               WHERE (transaction_id, position) > ($1::text::xid8, $2)
-                 AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))",
+            // `max` reads one entry at the end of the index; an `EXISTS` with a
+            // non-constant bound may be planned as a sequential scan.
+            "SELECT coalesce(max(transaction_id) >= pg_snapshot_xmin(pg_current_snapshot()), false)
+             FROM events",
         )
-        .bind(after.major.to_string())
-        .bind(after.minor as i64)
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)
@@ -364,14 +409,19 @@ impl EventStore for PgEventStore {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match insert(&self.pool, stream_id, expected, &events).await {
-                Ok(Some(result)) => {
-                    self.wake_notifier.notify_one();
-                    return Ok(result);
+            let part = StreamAppend {
+                stream_id: stream_id.to_owned(),
+                expected,
+                events: events.clone(),
+            };
+            match self.committer.append(vec![part]).await {
+                Ok(Outcome::Done(mut results)) => {
+                    return results
+                        .pop()
+                        .ok_or_else(|| StoreError::Other("an append answered no result".into()));
                 }
-                Ok(None) => {}
-                Err(e) if is_unique_violation(&e) => {}
-                Err(e) => return Err(db_err(e)),
+                Ok(Outcome::Refused(_)) | Err(Failure::KeyTaken) => {}
+                Err(Failure::Store(e)) => return Err(e),
             }
             if let Some(result) = self.stored_retry(stream_id, expected, &events).await? {
                 return Ok(result);
@@ -384,34 +434,39 @@ impl EventStore for PgEventStore {
 
     #[instrument(name = "event_store.append_multi", skip_all, fields(streams = appends.len()), err(level = "debug"))]
     async fn append_multi(&self, appends: Vec<StreamAppend>) -> StoreResult<Vec<AppendResult>> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let mut results = Vec::with_capacity(appends.len());
-        let mut failed_at = None;
-        for (i, a) in appends.iter().enumerate() {
-            match self
-                .append_in(&mut tx, &a.stream_id, a.expected, &a.events)
-                .await
-            {
-                Ok(Some(r)) => results.push(r),
-                Ok(None) => {
-                    failed_at = Some(i);
-                    break;
-                }
-                Err(e) if is_unique_violation(&e) => {
-                    failed_at = Some(i);
-                    break;
-                }
-                Err(e) => return Err(db_err(e)),
-            }
+        if appends.is_empty() {
+            return Ok(Vec::new());
         }
-        let Some(failed) = failed_at else {
-            tx.commit().await.map_err(db_err)?;
-            if appends.iter().any(|a| !a.events.is_empty()) {
+        let distinct: std::collections::HashSet<&str> =
+            appends.iter().map(|a| a.stream_id.as_str()).collect();
+        let outcome = if distinct.len() == appends.len() {
+            self.committer.append(appends.clone()).await
+        } else {
+            // The same stream twice: each part must see the one before it, which one
+            // statement cannot do; a transaction of one statement per part can.
+            let outcome = self
+                .append_multi_in_transaction(&appends)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        Failure::KeyTaken
+                    } else {
+                        Failure::Store(db_err(e))
+                    }
+                });
+            if matches!(outcome, Ok(Outcome::Done(_)))
+                && appends.iter().any(|a| !a.events.is_empty())
+            {
                 self.wake_notifier.notify_one();
             }
-            return Ok(results);
+            outcome
         };
-        tx.rollback().await.map_err(db_err)?;
+        let failed = match outcome {
+            Ok(Outcome::Done(results)) => return Ok(results),
+            Ok(Outcome::Refused(i)) => Some(i),
+            Err(Failure::KeyTaken) => None,
+            Err(Failure::Store(e)) => return Err(e),
+        };
         // A retry of a multi-stream append that already committed answers as the first.
         let mut replayed = Vec::with_capacity(appends.len());
         for a in &appends {
@@ -426,6 +481,10 @@ impl EventStore for PgEventStore {
         if replayed.len() == appends.len() && appends.iter().all(|a| !a.events.is_empty()) {
             return Ok(replayed);
         }
+        let failed = match failed {
+            Some(i) => i,
+            None => self.first_mismatch(&appends).await?,
+        };
         let a = &appends[failed];
         Err(self.conflict(&a.stream_id, a.expected).await)
     }
@@ -462,6 +521,7 @@ impl EventStore for PgEventStore {
             pool: self.pool.clone(),
             upcasters: self.upcasters.clone(),
             wake_notifier: self.wake_notifier.clone(),
+            committer: self.committer.clone(),
         };
         let stream = async_stream::stream! {
             let mut position = after.unwrap_or(Position::START);
@@ -497,9 +557,13 @@ impl EventStore for PgEventStore {
                     match store.withheld_after(position).await {
                         Ok(true) => {
                             // A transaction still running holds back events committed after
-                            // it; it may end without notifying anyone, so look again shortly.
-                            tokio::time::sleep(backoff).await;
-                            backoff = (backoff * 2).min(Duration::from_millis(100));
+                            // it; it may end without notifying anyone, so look again shortly,
+                            // or at once when another append is announced.
+                            match tokio::time::timeout(backoff, listener.try_recv()).await {
+                                Ok(Ok(_)) | Err(_) => {}
+                                Ok(Err(e)) => { yield Err(db_err(e)); return; }
+                            }
+                            backoff = (backoff * 2).min(Duration::from_millis(20));
                         }
                         Ok(false) => verified_empty = true,
                         Err(e) => { yield Err(e); return; }
