@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use domain::DomainEvent;
 use infra::{
     AnyEventStore, AppendResult, EventStore, ExpectedVersion, Metadata, NewEvent, Position,
-    RecordedEvent, StoreError, StreamAppend,
+    StoreError, StreamAppend,
 };
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::streams::Streams;
 use domain::schedule::{self, Schedule, ScheduleCommand};
 
 /// How often a command reloads and decides again after losing a race.
@@ -119,11 +120,22 @@ pub struct Loaded<S> {
     pub version: u64,
     /// Position of the last event.
     pub position: Option<Position>,
-    /// The raw events (for detecting an already-applied retry).
-    pub events: Vec<RecordedEvent>,
+    /// Ids of the latest events, oldest first (for detecting an already-applied retry).
+    pub recent: Vec<Recent>,
 }
 
-/// Loads and folds a stream.
+/// An event as far as retries care: its id, version and position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recent {
+    /// The event's id.
+    pub event_id: Uuid,
+    /// Its version in the stream.
+    pub version: u64,
+    /// Its position.
+    pub position: Position,
+}
+
+/// Loads and folds a stream from the store (no cache: see [`crate::streams::Streams`]).
 pub async fn load<E: DomainEvent, S>(
     store: &AnyEventStore,
     stream: String,
@@ -143,12 +155,20 @@ pub async fn load<E: DomainEvent, S>(
     }
     let version = events.last().map_or(0, |e| e.version);
     let position = events.last().map(|e| e.position);
+    let recent = events
+        .iter()
+        .map(|e| Recent {
+            event_id: e.event_id,
+            version: e.version,
+            position: e.position,
+        })
+        .collect();
     Ok(Loaded {
         stream,
         state,
         version,
         position,
-        events,
+        recent,
     })
 }
 
@@ -157,9 +177,9 @@ impl<S> Loaded<S> {
     /// was lost), the answer of the first attempt.
     pub fn already_applied(&self, meta: &CommandMeta, id: Uuid) -> Option<CommandResult> {
         let first = meta.event_id(&self.stream, 0);
-        let start = self.events.iter().position(|e| e.event_id == first)?;
-        let mut last = &self.events[start];
-        for (i, e) in self.events[start..].iter().enumerate() {
+        let start = self.recent.iter().position(|e| e.event_id == first)?;
+        let mut last = &self.recent[start];
+        for (i, e) in self.recent[start..].iter().enumerate() {
             if e.event_id == meta.event_id(&self.stream, i) {
                 last = e;
             } else {
@@ -197,8 +217,8 @@ impl<S> Loaded<S> {
 
 /// Runs a command on one stream: load → decide → append, retrying lost races.
 #[allow(clippy::too_many_arguments)]
-pub async fn run_single<E: DomainEvent, S>(
-    store: &AnyEventStore,
+pub async fn run_single<E: DomainEvent, S: Clone + Send + Sync + 'static>(
+    streams: &Streams,
     meta: &CommandMeta,
     entity: &'static str,
     id: Uuid,
@@ -211,7 +231,11 @@ pub async fn run_single<E: DomainEvent, S>(
         if attempt > 0 {
             backoff(attempt).await;
         }
-        let loaded = load(store, stream.clone(), init(), evolve).await?;
+        if meta.if_match.is_some() {
+            // `If-Match` is judged against the store, never against this process's memory.
+            streams.forget(&stream);
+        }
+        let loaded = streams.load(stream.clone(), init(), evolve).await?;
         if let Some(done) = loaded.already_applied(meta, id) {
             return Ok(done);
         }
@@ -221,11 +245,16 @@ pub async fn run_single<E: DomainEvent, S>(
             return Ok(loaded.unchanged(id));
         }
         let new = meta.encode(&stream, &events);
-        match store
+        let ids: Vec<Uuid> = new.iter().map(|e| e.event_id).collect();
+        match streams
+            .store()
             .append(&stream, ExpectedVersion::Exact(loaded.version), new)
             .await
         {
             Ok(r) => {
+                count(&APPENDS, 1);
+                let after = events.iter().fold(loaded.state.clone(), evolve);
+                streams.appended(&loaded, after, &ids, &r);
                 return Ok(CommandResult {
                     id,
                     version: r.version,
@@ -233,6 +262,8 @@ pub async fn run_single<E: DomainEvent, S>(
                 });
             }
             Err(StoreError::WrongExpectedVersion { actual, .. }) => {
+                count(&CONFLICTS, 1);
+                streams.forget(&stream);
                 if let Some(expected) = meta.if_match {
                     return Err(ApiError::VersionConflict {
                         entity,
@@ -241,7 +272,10 @@ pub async fn run_single<E: DomainEvent, S>(
                     });
                 }
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                streams.forget(&stream);
+                return Err(e.into());
+            }
         }
     }
     Err(ApiError::Unavailable(format!(
@@ -270,7 +304,7 @@ pub async fn commit_steps(
     steps: Vec<Step>,
 ) -> Result<Vec<AppendResult>, ApiError> {
     if store.supports_multi_stream() {
-        let n = steps.len();
+        let n = steps.iter().filter(|s| !s.append.events.is_empty()).count();
         let result = store
             .append_multi(steps.into_iter().map(|s| s.append).collect())
             .await;

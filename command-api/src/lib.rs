@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod recovery;
 pub mod routes;
+pub mod streams;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -43,15 +44,22 @@ pub struct AppState {
     pub pool: PgPool,
     /// Request metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// The event store with the streams this process has folded.
+    pub streams: Arc<streams::Streams>,
 }
 
 impl AppState {
     /// State over a store and a pool.
     pub fn new(store: AnyEventStore, pool: PgPool) -> Self {
+        let streams = Arc::new(streams::Streams::new(
+            store.clone(),
+            streams::DEFAULT_CAPACITY,
+        ));
         AppState {
             store,
             pool,
             metrics: Arc::new(metrics::Metrics::default()),
+            streams,
         }
     }
 

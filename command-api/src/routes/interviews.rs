@@ -14,7 +14,7 @@ use domain::person::{self, PersonEvent};
 use domain::schedule::{self, Schedule, ScheduleCommand, ScheduleEvent};
 use domain::{Conflict, DomainEvent};
 use futures::future::try_join_all;
-use infra::{AnyEventStore, ExpectedVersion, StreamAppend};
+use infra::{EventStore, ExpectedVersion, StreamAppend};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -166,7 +166,6 @@ pub async fn schedule_interview(
     Meta(meta): Meta,
     body: ApiJson<ScheduleInterview>,
 ) -> Response {
-    let store = app.store.clone();
     let state = app.clone();
     app.respond(
         meta,
@@ -178,44 +177,59 @@ pub async fn schedule_interview(
             let id = b.id.unwrap_or_else(Uuid::now_v7);
             let mut ids = vec![b.candidate_id];
             ids.extend(b.interviewer_ids.iter().copied());
-            let facts = participant_facts(&store, &ids).await?;
-            let cmd = InterviewCommand::Schedule {
-                interview_id: id,
-                candidate: facts[0].clone(),
-                interviewers: facts[1..].to_vec(),
-                position: b.position,
-                kind: b.kind,
-                starts_at: b.starts_at,
-                duration_minutes: b.duration_minutes,
-                location: b.location,
-            };
-            change_with_bookings(
-                &state,
-                &meta,
-                id,
-                |s| interview::decide(s, cmd.clone()),
-                |_before, after| {
-                    let Some(range) = after.time_range() else {
-                        return Vec::new();
-                    };
-                    after
-                        .participants()
-                        .into_iter()
-                        .map(|p| {
-                            (
-                                p,
-                                ScheduleCommand::Book {
-                                    person_id: p,
-                                    interview_id: id,
-                                    range,
-                                },
-                                Some(ScheduleCommand::Release { interview_id: id }),
-                            )
-                        })
-                        .collect()
-                },
-            )
-            .await
+            for attempt in 0..MAX_ATTEMPTS {
+                if attempt > 0 {
+                    crate::handler::backoff(attempt).await;
+                }
+                let (facts, checks) = participant_facts(&state, &ids).await?;
+                let cmd = InterviewCommand::Schedule {
+                    interview_id: id,
+                    candidate: facts[0].clone(),
+                    interviewers: facts[1..].to_vec(),
+                    position: b.position.clone(),
+                    kind: b.kind,
+                    starts_at: b.starts_at,
+                    duration_minutes: b.duration_minutes,
+                    location: b.location.clone(),
+                };
+                let result = change_with_bookings(
+                    &state,
+                    &meta,
+                    id,
+                    &checks,
+                    |s| interview::decide(s, cmd.clone()),
+                    |_before, after| {
+                        let Some(range) = after.time_range() else {
+                            return Vec::new();
+                        };
+                        after
+                            .participants()
+                            .into_iter()
+                            .map(|p| {
+                                (
+                                    p,
+                                    ScheduleCommand::Book {
+                                        person_id: p,
+                                        interview_id: id,
+                                        range,
+                                    },
+                                    Some(ScheduleCommand::Release { interview_id: id }),
+                                )
+                            })
+                            .collect()
+                    },
+                )
+                .await;
+                match result {
+                    // A participant changed since this process read them: read again.
+                    Err(ApiError::StreamConflict { stream, .. })
+                        if checks.iter().any(|c| c.stream_id == stream) => {}
+                    other => return other,
+                }
+            }
+            Err(ApiError::Unavailable(format!(
+                "the participants of interview {id} are changing too fast; try again"
+            )))
         },
     )
     .await
@@ -245,6 +259,7 @@ pub async fn reschedule(
             &state,
             &meta,
             id,
+            &[],
             |s| interview::decide(s, cmd.clone()),
             |before, after| {
                 let Some(range) = after.time_range() else {
@@ -348,6 +363,7 @@ async fn end_releasing(
             &state,
             &meta,
             id,
+            &[],
             |s| interview::decide(s, cmd.clone()),
             release_all(id),
         )
@@ -363,13 +379,13 @@ macro_rules! single_command {
             params(("id" = Uuid, Path, description = "interview id")),
             responses((status = 200, body = CommandResult), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
         pub async fn $name(State(app): State<AppState>, Path(raw_id): Path<String>, Meta(meta): Meta, body: ApiJson<$body>) -> Response {
-            let store = app.store.clone();
+            let streams = app.streams.clone();
             let route = $path.replace("{id}", &raw_id);
             app.respond(meta, &route, &body.raw, StatusCode::OK, |$meta| async move {
                 let id = path_id(&raw_id, "interview")?;
                 let $b = body.value;
                 let cmd: InterviewCommand = $cmd;
-                run_single(&store, &$meta, "interview", id, InterviewEvent::stream_id(id), || None, interview::evolve, |s| {
+                run_single(&streams, &$meta, "interview", id, InterviewEvent::stream_id(id), || None, interview::evolve, |s| {
                     interview::decide(s, cmd.clone())
                 })
                 .await
@@ -406,44 +422,75 @@ decision, "/interviews/{id}/decision", Decision, |b, meta| InterviewCommand::Mak
     reason: b.reason,
 });
 
-/// What each participant's person stream says about them (roles, or missing).
+/// What each participant's person stream says about them (roles, or missing), and, on
+/// a store with atomic multi-stream appends, the checks that make the booking commit only
+/// if those streams are still at the versions read (so remembered facts are never
+/// trusted blindly). Elsewhere the facts are read from the store each time.
 async fn participant_facts(
-    store: &AnyEventStore,
+    app: &AppState,
     ids: &[Uuid],
-) -> Result<Vec<ParticipantFacts>, ApiError> {
-    let loads = ids
+) -> Result<(Vec<ParticipantFacts>, Vec<StreamAppend>), ApiError> {
+    let checked = app.store.supports_multi_stream();
+    let people = try_join_all(ids.iter().map(|id| async move {
+        let stream = PersonEvent::stream_id(*id);
+        if checked {
+            app.streams.load(stream, None, person::evolve).await
+        } else {
+            load(&app.store, stream, None, person::evolve).await
+        }
+    }))
+    .await?;
+    let facts = ids
         .iter()
-        .map(|id| load(store, PersonEvent::stream_id(*id), None, person::evolve));
-    let people = try_join_all(loads).await?;
-    Ok(ids
-        .iter()
-        .zip(people)
+        .zip(&people)
         .map(|(id, p)| ParticipantFacts {
             id: *id,
-            roles: p.state.map(|p| p.roles),
+            roles: p.state.as_ref().map(|p| p.roles.clone()),
         })
-        .collect())
+        .collect();
+    let mut checks: Vec<StreamAppend> = Vec::new();
+    if checked {
+        for p in &people {
+            if checks.iter().all(|c| c.stream_id != p.stream) {
+                checks.push(StreamAppend {
+                    stream_id: p.stream.clone(),
+                    expected: ExpectedVersion::Exact(p.version),
+                    events: Vec::new(),
+                });
+            }
+        }
+    }
+    Ok((facts, checks))
 }
 
 type ScheduleChanges = Vec<(Uuid, ScheduleCommand, Option<ScheduleCommand>)>;
 
 /// An interview change that also books or releases participants' schedules: decided on
 /// every stream, then committed together (atomically on PostgreSQL; in a fixed order with
-/// undo on EventStoreDB), the interview last.
+/// undo on EventStoreDB), the interview last. `checks` are streams read but not written
+/// that must still be at the given versions (multi-stream stores only); a conflict on
+/// one of them is returned to the caller, who reads them again.
 async fn change_with_bookings(
     app: &AppState,
     meta: &CommandMeta,
     id: Uuid,
+    checks: &[StreamAppend],
     decide: impl Fn(&Option<Interview>) -> Result<Vec<InterviewEvent>, domain::Error>,
     schedule_changes: impl Fn(&Interview, &Interview) -> ScheduleChanges,
 ) -> Result<CommandResult, ApiError> {
-    let store = &app.store;
+    let streams = &app.streams;
     let interview_stream = InterviewEvent::stream_id(id);
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             crate::handler::backoff(attempt).await;
         }
-        let loaded = load(store, interview_stream.clone(), None, interview::evolve).await?;
+        if meta.if_match.is_some() {
+            // `If-Match` is judged against the store, never against this process's memory.
+            streams.forget(&interview_stream);
+        }
+        let loaded = streams
+            .load(interview_stream.clone(), None, interview::evolve)
+            .await?;
         if let Some(done) = loaded.already_applied(meta, id) {
             return Ok(done);
         }
@@ -453,20 +500,21 @@ async fn change_with_bookings(
             return Ok(loaded.unchanged(id));
         }
         let after = events.iter().fold(loaded.state.clone(), interview::evolve);
-        let Some(after) = after else {
+        let Some(after_iv) = after.clone() else {
             return Err(ApiError::Internal(
                 "an interview change left no interview".into(),
             ));
         };
-        let before = loaded.state.clone().unwrap_or_else(|| after.clone());
-        let mut changes = schedule_changes(&before, &after);
+        let before = loaded.state.clone().unwrap_or_else(|| after_iv.clone());
+        let mut changes = schedule_changes(&before, &after_iv);
         changes.sort_by_key(|(p, ..)| *p);
 
-        let mut steps = Vec::with_capacity(changes.len() + 1);
+        let mut steps = Vec::with_capacity(changes.len() + checks.len() + 1);
+        // What to remember once committed: each schedule as loaded and after.
+        let mut booked = Vec::with_capacity(changes.len());
         let mut conflicts: Vec<Conflict> = Vec::new();
         let schedules = try_join_all(changes.iter().map(|(p, ..)| {
-            load(
-                store,
+            streams.load(
                 ScheduleEvent::stream_id(*p),
                 Schedule::default(),
                 schedule::evolve,
@@ -476,14 +524,20 @@ async fn change_with_bookings(
         for ((_, cmd, undo), sched) in changes.into_iter().zip(schedules) {
             match schedule::decide(&sched.state, cmd) {
                 Ok(evts) if evts.is_empty() => {}
-                Ok(evts) => steps.push(Step {
-                    append: StreamAppend {
-                        stream_id: sched.stream.clone(),
-                        expected: ExpectedVersion::Exact(sched.version),
-                        events: meta.encode(&sched.stream, &evts),
-                    },
-                    undo,
-                }),
+                Ok(evts) => {
+                    let encoded = meta.encode(&sched.stream, &evts);
+                    let ids: Vec<Uuid> = encoded.iter().map(|e| e.event_id).collect();
+                    steps.push(Step {
+                        append: StreamAppend {
+                            stream_id: sched.stream.clone(),
+                            expected: ExpectedVersion::Exact(sched.version),
+                            events: encoded,
+                        },
+                        undo,
+                    });
+                    let sched_after = evts.iter().fold(sched.state.clone(), schedule::evolve);
+                    booked.push((steps.len() - 1, sched, sched_after, ids));
+                }
                 Err(domain::Error::BookingConflict(c)) => conflicts.extend(c),
                 Err(e) => return Err(e.into()),
             }
@@ -491,18 +545,34 @@ async fn change_with_bookings(
         if !conflicts.is_empty() {
             return Err(ApiError::BookingConflict(conflicts));
         }
+        steps.extend(checks.iter().map(|c| Step {
+            append: c.clone(),
+            undo: None,
+        }));
+        let encoded = meta.encode(&interview_stream, &events);
+        let interview_ids: Vec<Uuid> = encoded.iter().map(|e| e.event_id).collect();
         steps.push(Step {
             append: StreamAppend {
                 stream_id: interview_stream.clone(),
                 expected: ExpectedVersion::Exact(loaded.version),
-                events: meta.encode(&interview_stream, &events),
+                events: encoded,
             },
             undo: None,
         });
+        let touched: Vec<String> = steps.iter().map(|s| s.append.stream_id.clone()).collect();
         match commit_steps(&app.store, &app.pool, meta, id, steps).await {
             Ok(results) => {
+                for (i, sched, sched_after, ids) in booked {
+                    if let Some(r) = results.get(i) {
+                        streams.appended(&sched, sched_after, &ids, r);
+                    }
+                }
                 let position = results.iter().map(|r| r.position).max().unwrap_or_default();
-                let version = results.last().map_or(loaded.version, |r| r.version);
+                let last = results.last();
+                if let Some(r) = last {
+                    streams.appended(&loaded, after, &interview_ids, r);
+                }
+                let version = last.map_or(loaded.version, |r| r.version);
                 return Ok(CommandResult {
                     id,
                     version,
@@ -510,6 +580,12 @@ async fn change_with_bookings(
                 });
             }
             Err(ApiError::StreamConflict { stream, actual }) => {
+                for s in &touched {
+                    streams.forget(s);
+                }
+                if checks.iter().any(|c| c.stream_id == stream) {
+                    return Err(ApiError::StreamConflict { stream, actual });
+                }
                 if let (Some(expected), true) = (meta.if_match, stream == interview_stream) {
                     return Err(ApiError::VersionConflict {
                         entity: "interview",
@@ -518,7 +594,13 @@ async fn change_with_bookings(
                     });
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                // The outcome may be unknown (a lost answer) or partly undone: read again.
+                for s in &touched {
+                    streams.forget(s);
+                }
+                return Err(e);
+            }
         }
     }
     Err(ApiError::Unavailable(format!(

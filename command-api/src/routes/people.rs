@@ -16,7 +16,7 @@ use super::path_id;
 use crate::AppState;
 use crate::body::ApiJson;
 use crate::error::ApiError;
-use crate::handler::{CommandResult, load, run_single};
+use crate::handler::{CommandResult, run_single};
 use crate::meta::Meta;
 
 pub(super) fn router() -> Router<AppState> {
@@ -85,7 +85,7 @@ pub async fn register(
     Meta(meta): Meta,
     body: ApiJson<RegisterPerson>,
 ) -> Response {
-    let store = app.store.clone();
+    let streams = app.streams.clone();
     app.respond(
         meta,
         "/people",
@@ -102,7 +102,7 @@ pub async fn register(
                 timezone: b.timezone,
             };
             run_single(
-                &store,
+                &streams,
                 &meta,
                 "person",
                 id,
@@ -127,7 +127,7 @@ pub async fn change_details(
     Meta(meta): Meta,
     body: ApiJson<ChangeDetails>,
 ) -> Response {
-    let store = app.store.clone();
+    let streams = app.streams.clone();
     let route = format!("/people/{raw_id}/details");
     app.respond(meta, &route, &body.raw, StatusCode::OK, |meta| async move {
         let id = path_id(&raw_id, "person")?;
@@ -138,7 +138,7 @@ pub async fn change_details(
             timezone: b.timezone,
         };
         run_single(
-            &store,
+            &streams,
             &meta,
             "person",
             id,
@@ -162,18 +162,18 @@ pub async fn change_availability(
     Meta(meta): Meta,
     body: ApiJson<ChangeAvailability>,
 ) -> Response {
-    let store = app.store.clone();
+    let streams = app.streams.clone();
     let route = format!("/people/{raw_id}/availability");
     app.respond(meta, &route, &body.raw, StatusCode::OK, |meta| async move {
         let id = path_id(&raw_id, "person")?;
-        require_person(&store, id).await?;
+        require_person(&streams, id).await?;
         let b = body.value;
         let cmd = ScheduleCommand::ChangeAvailability {
             add: b.add.iter().map(|w| (w.start, w.end)).collect(),
             remove: b.remove.iter().map(|w| (w.start, w.end)).collect(),
         };
         let mut result = run_single(
-            &store,
+            &streams,
             &meta,
             "schedule",
             id,
@@ -191,10 +191,13 @@ pub async fn change_availability(
 
 /// Loads a person; 404 when missing.
 pub(crate) async fn require_person(
-    store: &infra::AnyEventStore,
+    streams: &crate::streams::Streams,
     id: Uuid,
 ) -> Result<Person, ApiError> {
-    let loaded = load(store, PersonEvent::stream_id(id), None, person::evolve).await?;
+    // A person, once registered, stays: a remembered one need not be read again.
+    let loaded = streams
+        .load(PersonEvent::stream_id(id), None, person::evolve)
+        .await?;
     loaded.state.ok_or(ApiError::NotFound {
         entity: "person",
         id,

@@ -214,6 +214,20 @@ impl TestApp {
         .await
     }
 
+    /// A second command API process over the same store and database: its own memory of
+    /// streams, nothing else shared. Drop it before the first (it owns no database).
+    pub fn sibling(&self) -> TestApp {
+        let pool = match &self.store {
+            AnyEventStore::Postgres(pg) => pg.pool().clone(),
+            AnyEventStore::Esdb(_) => unreachable!("siblings are built on PostgreSQL"),
+        };
+        TestApp {
+            router: command_api::router(AppState::new(self.store.clone(), pool)),
+            store: self.store.clone(),
+            db: None,
+        }
+    }
+
     pub async fn drop_db(mut self) {
         if let Some(db) = self.db.take() {
             drop(self.router);

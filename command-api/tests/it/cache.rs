@@ -1,0 +1,137 @@
+//! Each command API process remembers the streams it folded. Several processes over one
+//! store must still decide on the truth: a memory another process made stale is caught
+//! by the expected version at append time and read again, never trusted.
+
+use serde_json::json;
+
+use crate::harness::TestApp;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_made_by_another_process_is_seen_before_double_booking() {
+    let a = TestApp::new().await;
+    let b = a.sibling();
+    let interviewer = a.interviewer().await;
+    let (c1, c2) = (a.candidate().await, a.candidate().await);
+    // Process A remembers the interviewer's empty schedule.
+    let first = a
+        .schedule(c1, &[interviewer], "2027-05-03T09:00:00Z", 60)
+        .await;
+    let (first_id, ..) = first.expect_ok(201);
+    let cancel = a
+        .post(
+            &format!("/interviews/{first_id}/cancel"),
+            json!({"reason": "moved"}),
+        )
+        .await;
+    cancel.expect_ok(200);
+    // Process B books the interviewer at 10:00; A has not seen it.
+    b.schedule(c2, &[interviewer], "2027-05-03T10:00:00Z", 60)
+        .await
+        .expect_ok(201);
+    // A must refuse an overlapping booking all the same.
+    let c3 = a.candidate().await;
+    let overlap = a
+        .schedule(c3, &[interviewer], "2027-05-03T10:30:00Z", 60)
+        .await;
+    overlap.expect_problem(409, "booking-conflict");
+    // And a free slot still books, on top of B's booking.
+    a.schedule(c3, &[interviewer], "2027-05-03T12:00:00Z", 60)
+        .await
+        .expect_ok(201);
+    let schedule = a.stream(&format!("schedule-{interviewer}")).await;
+    let types: Vec<&str> = schedule.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["SlotBooked", "SlotReleased", "SlotBooked", "SlotBooked"]
+    );
+    drop(b);
+    a.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_is_judged_against_the_store_not_a_stale_memory() {
+    let a = TestApp::new().await;
+    let b = a.sibling();
+    let interviewer = a.interviewer().await;
+    let candidate = a.candidate().await;
+    let (id, v1, _) = a
+        .schedule(candidate, &[interviewer], "2027-05-04T09:00:00Z", 60)
+        .await
+        .expect_ok(201);
+    // B moves the interview; A still remembers version 1.
+    let (_, v2, _) = b
+        .post(
+            &format!("/interviews/{id}/reschedule"),
+            json!({"startsAt": "2027-05-04T11:00:00Z"}),
+        )
+        .await
+        .expect_ok(200);
+    assert!(v2 > v1);
+    // A client that knows version 2 is right, whichever process it reaches.
+    let current = v2.to_string();
+    let started = a
+        .post_with(
+            &format!("/interviews/{id}/start"),
+            json!({}),
+            &[("if-match", current.as_str())],
+        )
+        .await;
+    let (_, v3, _) = started.expect_ok(200);
+    assert_eq!(v3, v2 + 1);
+    // One that knows only version 1 is refused, naming the real version.
+    let stale = v1.to_string();
+    let refused = b
+        .post_with(
+            &format!("/interviews/{id}/complete"),
+            json!({}),
+            &[("if-match", stale.as_str())],
+        )
+        .await;
+    refused.expect_problem(412, "version-conflict");
+    assert_eq!(
+        refused.body["currentVersion"],
+        json!(v3),
+        "{:?}",
+        refused.body
+    );
+    drop(b);
+    a.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_on_a_stream_changed_elsewhere_is_decided_again() {
+    let a = TestApp::new().await;
+    let b = a.sibling();
+    let interviewer = a.interviewer().await;
+    let candidate = a.candidate().await;
+    let (id, ..) = a
+        .schedule(candidate, &[interviewer], "2027-05-05T09:00:00Z", 60)
+        .await
+        .expect_ok(201);
+    // B starts it; A remembers it as scheduled and would decide "start" again.
+    b.post(&format!("/interviews/{id}/start"), json!({}))
+        .await
+        .expect_ok(200);
+    let again = a.post(&format!("/interviews/{id}/start"), json!({})).await;
+    again.expect_problem(422, "rule-violated");
+    // A's next command is decided on the started interview.
+    a.post(&format!("/interviews/{id}/complete"), json!({}))
+        .await
+        .expect_ok(200);
+    let types: Vec<String> = a
+        .stream(&format!("interview-{id}"))
+        .await
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "InterviewScheduled",
+            "InterviewStarted",
+            "InterviewCompleted"
+        ]
+    );
+    drop(b);
+    a.drop_db().await;
+}
