@@ -24,6 +24,9 @@ use crate::store::*;
 use crate::upcast::Upcasters;
 use commit::{Committer, Failure, Outcome};
 
+/// Events read by one subscription query at most.
+const PAGE: usize = 1000;
+
 /// The channel live subscribers LISTEN on.
 pub const NOTIFY_CHANNEL: &str = "il_events";
 
@@ -204,6 +207,49 @@ impl PgEventStore {
         rows.iter().map(|r| self.decode(r)).collect()
     }
 
+    /// Reads a page of `$all` after `after` like [`Self::read_page`], and in the same
+    /// snapshot whether committed events exist that a running transaction holds back.
+    /// One statement, so nothing can commit between the two answers: when nothing is
+    /// held back, every event committed so far has been read and the next one will be
+    /// announced by a notification.
+    async fn read_page_and_withheld(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> StoreResult<(Vec<RecordedEvent>, bool)> {
+        let sql = format!(
+            "WITH page AS (
+                 SELECT {SELECT_COLUMNS} FROM events
+                 WHERE (transaction_id, position) > ($1::text::xid8, $2)
+                   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                 ORDER BY transaction_id, position
+                 LIMIT $3
+             )
+             SELECT page.*,
+                    (SELECT coalesce(max(transaction_id) >= pg_snapshot_xmin(pg_current_snapshot()), false)
+                     FROM events) AS withheld
+             FROM (SELECT 1) AS one LEFT JOIN page ON TRUE
+             ORDER BY page.tx::xid8, page.position"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after.major.to_string())
+            .bind(after.minor as i64)
+            .bind(limit.min(i64::MAX as usize) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut withheld = false;
+        let mut page = Vec::with_capacity(rows.len());
+        for row in &rows {
+            withheld = row.try_get("withheld").map_err(db_err)?;
+            let position: Option<i64> = row.try_get("position").map_err(db_err)?;
+            if position.is_some() {
+                page.push(self.decode(row)?);
+            }
+        }
+        Ok((page, withheld))
+    }
+
     /// The old way of a multi-stream append: one transaction, one statement per part.
     async fn append_multi_in_transaction(
         &self,
@@ -239,22 +285,6 @@ impl PgEventStore {
             }
         }
         Ok(appends.len().saturating_sub(1))
-    }
-
-    /// True when events after `after` exist that a running transaction still holds back.
-    async fn withheld_after(&self, after: Position) -> StoreResult<bool> {
-        // Every event up to `after` was read below an earlier snapshot's xmin, and xmin
-        // only grows, so any committed row at or above the current xmin lies after it.
-        let _ = after;
-        sqlx::query_scalar::<_, bool>(
-            // `max` reads one entry at the end of the index; an `EXISTS` with a
-            // non-constant bound may be planned as a sequential scan.
-            "SELECT coalesce(max(transaction_id) >= pg_snapshot_xmin(pg_current_snapshot()), false)
-             FROM events",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)
     }
 }
 
@@ -534,45 +564,34 @@ impl EventStore for PgEventStore {
                 return;
             }
             let mut backoff = Duration::from_millis(2);
-            // Set once a read found nothing and nothing was held back at that moment; the
-            // next empty read may then wait for a notification. The second read closes the
-            // gap between the two snapshots: a holding transaction may have ended between
-            // them without notifying anyone.
-            let mut verified_empty = false;
             loop {
-                let page = match store.read_page(position, 1000).await {
+                let (page, withheld) = match store.read_page_and_withheld(position, PAGE).await {
                     Ok(p) => p,
                     Err(e) => { yield Err(e); return; }
                 };
-                if !page.is_empty() {
+                let full = page.len() == PAGE;
+                for event in page {
+                    position = event.position;
+                    yield Ok(event);
+                }
+                if full {
+                    continue;
+                }
+                // Caught up with what can be delivered now.
+                let wait = if withheld {
+                    // A transaction still running holds back events committed after it;
+                    // it may end without notifying anyone, so look again shortly, or at
+                    // once when another append is announced.
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(Duration::from_millis(20));
+                    wait
+                } else {
+                    // Everything committed is read; the next append notifies. A lost
+                    // notification costs at most this timeout.
                     backoff = Duration::from_millis(2);
-                    verified_empty = false;
-                    for event in page {
-                        position = event.position;
-                        yield Ok(event);
-                    }
-                    continue;
-                }
-                if !verified_empty {
-                    match store.withheld_after(position).await {
-                        Ok(true) => {
-                            // A transaction still running holds back events committed after
-                            // it; it may end without notifying anyone, so look again shortly,
-                            // or at once when another append is announced.
-                            match tokio::time::timeout(backoff, listener.try_recv()).await {
-                                Ok(Ok(_)) | Err(_) => {}
-                                Ok(Err(e)) => { yield Err(db_err(e)); return; }
-                            }
-                            backoff = (backoff * 2).min(Duration::from_millis(20));
-                        }
-                        Ok(false) => verified_empty = true,
-                        Err(e) => { yield Err(e); return; }
-                    }
-                    continue;
-                }
-                verified_empty = false;
-                // Wait for the next append. A lost notification costs at most the timeout.
-                match tokio::time::timeout(Duration::from_secs(5), listener.try_recv()).await {
+                    Duration::from_secs(5)
+                };
+                match tokio::time::timeout(wait, listener.try_recv()).await {
                     Ok(Ok(_)) | Err(_) => {}
                     Ok(Err(e)) => { yield Err(db_err(e)); return; }
                 }

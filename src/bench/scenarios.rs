@@ -299,9 +299,22 @@ impl AfterCommand for Probe {
     }
 }
 
+/// Time each paced client has per command in `lag`.
+const LAG_BUDGET: Duration = Duration::from_millis(100);
+/// Paced clients in `lag` at most.
+const MAX_LAG_CLIENTS: usize = 400;
+
 /// `lag`: commands at a fixed rate; each 2xx answer is followed by a read that waits for it.
 pub async fn lag(args: &BenchArgs, target: &Target) -> anyhow::Result<LagResult> {
-    let n = args.clients.min(args.rate.ceil() as usize).max(1);
+    // Enough paced clients that each has LAG_BUDGET per command: the rate holds as long
+    // as commands answer within it, instead of one slow answer delaying a client's next
+    // command (a closed loop at 32 clients cannot reach 1,000/s with 32 ms answers).
+    let n = args
+        .clients
+        .max((args.rate * LAG_BUDGET.as_secs_f64()).ceil() as usize)
+        .min(MAX_LAG_CLIENTS)
+        .min(args.rate.ceil().max(1.0) as usize)
+        .max(1);
     let interval = Duration::from_secs_f64(n as f64 / args.rate);
     let probe = Arc::new(Probe {
         target: Arc::new(Target {
