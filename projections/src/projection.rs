@@ -99,4 +99,11 @@ pub trait Projection: Send + Sync + 'static {
         let _ = events;
         Vec::new()
     }
+    /// The people whose `people` row a batch may change: the runtime sends one `NOTIFY`
+    /// on [`crate::PERSON_CHANNEL`] per id when the batch commits, so that caches of that
+    /// row drop it. Only the projection that owns the `people` table answers anything.
+    fn changed_people(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
+        let _ = events;
+        Vec::new()
+    }
 }

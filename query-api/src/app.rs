@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::QueryContext;
 use crate::http::{AppState, HttpLimits, router};
+use crate::read_model::CacheCapacity;
 use crate::schema::Limits;
 
 /// How long `build` waits for the notification listener before serving anyway.
@@ -34,6 +35,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Depth and complexity limits (default 12 and 5,000).
     pub limits: Limits,
+    /// Rows of `rm.interviews` and `rm.people` kept in memory (default 100,000 each;
+    /// [`CacheCapacity::OFF`] reads everything from the database).
+    pub cache: CacheCapacity,
 }
 
 impl Settings {
@@ -48,6 +52,7 @@ impl Settings {
             query_timeout: http.query_timeout,
             max_body_bytes: http.max_body_bytes,
             limits: Limits::default(),
+            cache: CacheCapacity::default(),
         }
     }
 }
@@ -79,8 +84,12 @@ pub struct QueryApi {
 impl QueryApi {
     /// Starts the notification listener and binds the address.
     pub async fn build(settings: Settings) -> Result<Self, QueryApiError> {
-        let ctx = QueryContext::new(settings.pool.clone(), settings.store.clone())
-            .with_limits(settings.limits);
+        let ctx = QueryContext::with_cache(
+            settings.pool.clone(),
+            settings.store.clone(),
+            settings.cache,
+        )
+        .with_limits(settings.limits);
         if tokio::time::timeout(LISTENER_GRACE, ctx.listening())
             .await
             .is_err()

@@ -21,10 +21,21 @@ pub fn parse_min_position(value: &[u8]) -> Result<Position, QueryError> {
         .map_err(|e| QueryError::bad_input(format!("X-Min-Position: {e}")))
 }
 
+/// How long a waiter that found the checkpoints at its position gives the notification
+/// listener to catch up with them before it empties the row cache instead.
+const CACHE_GRACE: Duration = Duration::from_millis(250);
+
 /// Waits until at least one projection exists and every one has applied `target`, or
 /// `timeout` passes. Checks the checkpoints once, then again only when a notification
 /// says a checkpoint may have moved past `target` (or the listener reconnected): no
 /// polling. A failed or stopped projection never gets there, so its waiters time out.
+///
+/// Then, if reads by id go through the row cache, waits until the listener has applied
+/// the invalidations up to `target` too ([`RowCache::caught_up`]): the checkpoints can
+/// be there a moment before their notifications are. Should the listener not get there
+/// within a short grace, the cache is emptied rather than trusted.
+///
+/// [`RowCache::caught_up`]: crate::read_model::RowCache::caught_up
 pub async fn wait_for_position(
     read_model: &ReadModel,
     notices: &Notices,
@@ -44,7 +55,7 @@ pub async fn wait_for_position(
             Err(_) => return Err(timed_out()),
             Ok(reached) => {
                 if reached? {
-                    return Ok(());
+                    break;
                 }
             }
         }
@@ -62,6 +73,24 @@ pub async fn wait_for_position(
             }
         }
     }
+    let Some(cache) = read_model.cache() else {
+        return Ok(());
+    };
+    // The listener updates the cache before it broadcasts, so a notice received after a
+    // negative check is a reason to check again.
+    let grace = Instant::now() + CACHE_GRACE;
+    while !cache.caught_up(target) {
+        match timeout_at(grace, rx.recv()).await {
+            Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
+            Err(_) | Ok(Err(RecvError::Closed)) => {
+                tracing::warn!(position = %target, grace_ms = CACHE_GRACE.as_millis() as u64,
+                    "notification listener behind the checkpoints; emptying the row cache");
+                cache.clear();
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether the notified checkpoint is at or past `target` (unknown positions: maybe).
@@ -93,6 +122,7 @@ mod tests {
             name: "people".into(),
             position: p.map(str::to_owned),
             state: None,
+            swapped: false,
         };
         let target = Position::new(10, 5);
         assert!(may_have_reached(&notice(Some("10-5")), target));

@@ -1,11 +1,13 @@
 //! What every resolver reads through.
 
+use std::sync::Arc;
+
 use infra::AnyEventStore;
 use sqlx::PgPool;
 
 use crate::loaders::Loaders;
 use crate::notify::Notices;
-use crate::read_model::ReadModel;
+use crate::read_model::{CacheCapacity, ReadModel, RowCache};
 use crate::schema::Limits;
 
 /// The query side's handles: read model, event store (for `history` / `asOf`) and the
@@ -19,13 +21,25 @@ pub struct QueryContext {
 }
 
 impl QueryContext {
-    /// A context reading `pool` and `store`. Starts the notification listener on a
-    /// connection of `pool` (it stops when the last clone of the context is dropped);
-    /// await [`QueryContext::listening`] to know it is in place.
+    /// A context reading `pool` and `store`, with a row cache of the default capacity.
+    /// Starts the notification listener on a connection of `pool` (it stops when the
+    /// last clone of the context is dropped); await [`QueryContext::listening`] to know
+    /// it is in place (the cache serves nothing before).
     pub fn new(pool: PgPool, store: AnyEventStore) -> Self {
+        QueryContext::with_cache(pool, store, CacheCapacity::default())
+    }
+
+    /// Like [`QueryContext::new`], with a row cache of `capacity` ([`CacheCapacity::OFF`]:
+    /// none, every read goes to the database).
+    pub fn with_cache(pool: PgPool, store: AnyEventStore, capacity: CacheCapacity) -> Self {
+        let cache = (capacity != CacheCapacity::OFF).then(|| Arc::new(RowCache::new(capacity)));
+        let read_model = match &cache {
+            Some(cache) => ReadModel::with_cache(pool.clone(), cache.clone()),
+            None => ReadModel::new(pool.clone()),
+        };
         QueryContext {
-            notices: Notices::start(pool.clone()),
-            read_model: ReadModel::new(pool),
+            notices: Notices::start_with_cache(pool, cache),
+            read_model,
             store,
             limits: Limits::default(),
         }

@@ -3,7 +3,11 @@
 //! round trips whatever its size.
 //!
 //! They cache nothing ([`NoCache`]): one batch serves the loads of one moment, so a
-//! loader can live as long as a WebSocket connection without serving stale rows.
+//! loader can live as long as a WebSocket connection without serving stale rows. Rows by
+//! id do come from the read model's [`RowCache`](crate::read_model::RowCache) when it
+//! holds them, which the notifications keep fresh; [`Loaders::interview`],
+//! [`Loaders::person`] and [`Loaders::people`] look there first, so a request whose
+//! rows are all held does not wait out a loader's batching delay.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +22,7 @@ use crate::read_model::{
 /// The loaders of one request (or one WebSocket connection).
 #[derive(Clone)]
 pub struct Loaders {
+    read_model: ReadModel,
     /// `rm.people` by id.
     pub people: Arc<DataLoader<PersonLoader, NoCache>>,
     /// `rm.interviews` by id.
@@ -33,11 +38,40 @@ impl Loaders {
     pub fn new(read_model: &ReadModel) -> Self {
         let rm = || read_model.clone();
         Loaders {
+            read_model: read_model.clone(),
             people: Arc::new(DataLoader::new(PersonLoader(rm()), tokio::spawn)),
             interviews: Arc::new(DataLoader::new(InterviewLoader(rm()), tokio::spawn)),
             feedback: Arc::new(DataLoader::new(FeedbackLoader(rm()), tokio::spawn)),
             competencies: Arc::new(DataLoader::new(CompetencyLoader(rm()), tokio::spawn)),
         }
+    }
+
+    /// The interview `id`: from the row cache if held, else through the loader.
+    pub async fn interview(&self, id: Uuid) -> Result<Option<InterviewRow>, Arc<ReadModelError>> {
+        if let Some(row) = self.read_model.cache().and_then(|c| c.interview(id)) {
+            return Ok(Some(row));
+        }
+        self.interviews.load_one(id).await
+    }
+
+    /// The person `id`: from the row cache if held, else through the loader.
+    pub async fn person(&self, id: Uuid) -> Result<Option<PersonRow>, Arc<ReadModelError>> {
+        if let Some(mut rows) = self.read_model.cache().and_then(|c| c.people(&[id])) {
+            return Ok(rows.pop());
+        }
+        self.people.load_one(id).await
+    }
+
+    /// The people `ids` that exist: from the row cache if it holds them all, else
+    /// through the loader.
+    pub async fn people(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, PersonRow>, Arc<ReadModelError>> {
+        if let Some(rows) = self.read_model.cache().and_then(|c| c.people(ids)) {
+            return Ok(rows.into_iter().map(|r| (r.id, r)).collect());
+        }
+        self.people.load_many(ids.iter().copied()).await
     }
 }
 

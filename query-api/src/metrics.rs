@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
+use crate::read_model::{RowCache, TableStats};
+
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -149,6 +151,71 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A series of the row cache: name suffix, type, help and how to read it.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&TableStats) -> u64,
+);
+
+/// The row cache's counters in Prometheus text (nothing without a cache).
+pub fn render_cache(cache: Option<&RowCache>) -> String {
+    let Some(cache) = cache else {
+        return String::new();
+    };
+    let tables = [
+        ("interviews", cache.interview_stats()),
+        ("people", cache.people_stats()),
+    ];
+    let series: [Series; 5] = [
+        (
+            "hits_total",
+            "counter",
+            "Rows served from the in-process cache.",
+            |s| s.hits,
+        ),
+        (
+            "misses_total",
+            "counter",
+            "Rows looked up and not in the cache.",
+            |s| s.misses,
+        ),
+        ("entries", "gauge", "Rows held in the cache.", |s| s.entries),
+        (
+            "evictions_total",
+            "counter",
+            "Rows pushed out of the full cache.",
+            |s| s.evictions,
+        ),
+        (
+            "invalidations_total",
+            "counter",
+            "Cached rows dropped on a change notice.",
+            |s| s.invalidations,
+        ),
+    ];
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP read_model_cache_on Whether the row cache serves (1) or is bypassed (0)."
+    );
+    let _ = writeln!(out, "# TYPE read_model_cache_on gauge");
+    let _ = writeln!(out, "read_model_cache_on {}", u8::from(cache.is_on()));
+    for (suffix, kind, help, value) in series {
+        let _ = writeln!(out, "# HELP read_model_cache_{suffix} {help}");
+        let _ = writeln!(out, "# TYPE read_model_cache_{suffix} {kind}");
+        for (table, stats) in &tables {
+            let _ = writeln!(
+                out,
+                "read_model_cache_{suffix}{{table=\"{table}\"}} {}",
+                value(stats)
+            );
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,10 +1,16 @@
 //! One shared LISTEN connection for the whole process, fanned out through a broadcast
 //! channel: subscriptions and read-your-writes waits wake on the projector's NOTIFYs
 //! instead of polling.
+//!
+//! The listener task also keeps the [`RowCache`] fresh: it applies each notification to
+//! the cache itself, in delivery order, before broadcasting it (so nothing is lost to a
+//! slow receiver), and keeps the cache off whenever its LISTEN is not in place.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use infra::Position;
 use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -12,10 +18,14 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
+use crate::read_model::RowCache;
+
 /// NOTIFY channel of the projector after each committed batch (`projections::PROJECTION_CHANNEL`).
 pub const PROJECTION_CHANNEL: &str = "il_projection";
 /// NOTIFY channel naming each changed interview (`projections::INTERVIEW_CHANNEL`).
 pub const INTERVIEW_CHANNEL: &str = "il_interview_changed";
+/// NOTIFY channel naming each changed person (`projections::PERSON_CHANNEL`).
+pub const PERSON_CHANNEL: &str = "il_person_changed";
 
 const CAPACITY: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -27,6 +37,8 @@ pub enum Notice {
     Projection(ProjectionNotice),
     /// An interview's read model changed.
     InterviewChanged(Uuid),
+    /// A person's read model changed.
+    PersonChanged(Uuid),
     /// The listener (re)connected: anything may have changed while it was away.
     Resync,
 }
@@ -42,6 +54,9 @@ pub struct ProjectionNotice {
     /// Its state, lower_snake.
     #[serde(default)]
     pub state: Option<String>,
+    /// A rebuild swapped its tables in: any of its rows may have changed.
+    #[serde(default)]
+    pub swapped: bool,
 }
 
 /// Handle on the shared listener; the task stops when the last clone is dropped.
@@ -55,10 +70,20 @@ pub struct Notices {
 impl Notices {
     /// Starts the listener task on a connection of `pool`.
     pub fn start(pool: PgPool) -> Self {
+        Notices::start_with_cache(pool, None)
+    }
+
+    /// Starts the listener task on a connection of `pool`, keeping `cache` fresh: on
+    /// (and emptied) while the LISTEN is in place, off otherwise.
+    pub fn start_with_cache(pool: PgPool, cache: Option<Arc<RowCache>>) -> Self {
         let (tx, _) = broadcast::channel(CAPACITY);
         let (listening_tx, listening) = watch::channel(false);
         let cancel = CancellationToken::new();
-        tokio::spawn(listen(pool, tx.clone(), listening_tx, cancel.clone()));
+        let out = Out {
+            tx: tx.clone(),
+            cache,
+        };
+        tokio::spawn(listen(pool, out, listening_tx, cancel.clone()));
         Notices {
             tx,
             listening,
@@ -89,17 +114,26 @@ impl Notices {
     }
 }
 
-async fn listen(
-    pool: PgPool,
+/// Where notifications go: the cache first, then the broadcast.
+struct Out {
     tx: broadcast::Sender<Notice>,
-    listening: watch::Sender<bool>,
-    cancel: CancellationToken,
-) {
+    cache: Option<Arc<RowCache>>,
+}
+
+impl Out {
+    fn switch_off(&self) {
+        if let Some(cache) = &self.cache {
+            cache.switch_off();
+        }
+    }
+}
+
+async fn listen(pool: PgPool, out: Out, listening: watch::Sender<bool>, cancel: CancellationToken) {
     let mut backoff = Duration::from_millis(100);
     'connect: loop {
         let connected = tokio::select! {
             _ = cancel.cancelled() => break 'connect,
-            c = connect(&pool) => c,
+            c = connect(&pool, out.cache.as_deref()) => c,
         };
         let mut listener = match connected {
             Ok(l) => l,
@@ -116,7 +150,7 @@ async fn listen(
         };
         backoff = Duration::from_millis(100);
         listening.send_replace(true);
-        let _ = tx.send(Notice::Resync);
+        let _ = out.tx.send(Notice::Resync);
         tracing::debug!("notification listener up");
         loop {
             let received = tokio::select! {
@@ -124,7 +158,7 @@ async fn listen(
                 r = listener.try_recv() => r,
             };
             match received {
-                Ok(Some(n)) => dispatch(&tx, n.channel(), n.payload()),
+                Ok(Some(n)) => dispatch(&out, n.channel(), n.payload()),
                 Ok(None) => {
                     tracing::warn!("notification listener lost its connection; reconnecting");
                     break;
@@ -135,31 +169,75 @@ async fn listen(
                 }
             }
         }
+        // Notifications may be missed from now until the next LISTEN.
+        out.switch_off();
         listening.send_replace(false);
     }
+    out.switch_off();
     listening.send_replace(false);
     tracing::info!("notification listener stopped");
 }
 
-async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+/// LISTENs, then (with a cache) reads where the projections are and turns the cache on,
+/// empty: whatever changed before is out of it, whatever changes after is notified.
+async fn connect(pool: &PgPool, cache: Option<&RowCache>) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener
-        .listen_all([PROJECTION_CHANNEL, INTERVIEW_CHANNEL])
+        .listen_all([PROJECTION_CHANNEL, INTERVIEW_CHANNEL, PERSON_CHANNEL])
         .await?;
+    if let Some(cache) = cache {
+        let rows: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT name, position_major, position_minor FROM projection_checkpoints",
+        )
+        .fetch_all(pool)
+        .await?;
+        let positions: HashMap<String, Position> = rows
+            .into_iter()
+            .filter_map(|(name, major, minor)| {
+                let major = u64::try_from(major?).ok()?;
+                let minor = u64::try_from(minor?).ok()?;
+                Some((name, Position::new(major, minor)))
+            })
+            .collect();
+        cache.switch_on(positions);
+    }
     Ok(listener)
 }
 
-/// Turns a notification into a [`Notice`]; malformed payloads are logged and dropped.
-fn dispatch(tx: &broadcast::Sender<Notice>, channel: &str, payload: &str) {
+/// Turns a notification into a [`Notice`], applies it to the cache, then broadcasts it;
+/// malformed payloads are logged and dropped (a malformed id empties that table of the
+/// cache, since it cannot say which row changed).
+fn dispatch(out: &Out, channel: &str, payload: &str) {
     let notice = match channel {
         INTERVIEW_CHANNEL => payload.trim().parse().ok().map(Notice::InterviewChanged),
+        PERSON_CHANNEL => payload.trim().parse().ok().map(Notice::PersonChanged),
         PROJECTION_CHANNEL => serde_json::from_str(payload).ok().map(Notice::Projection),
         _ => None,
     };
+    if let Some(cache) = &out.cache {
+        match &notice {
+            Some(Notice::InterviewChanged(id)) => cache.invalidate_interview(*id),
+            Some(Notice::PersonChanged(id)) => cache.invalidate_person(*id),
+            Some(Notice::Projection(n)) => {
+                if n.swapped {
+                    cache.invalidate_projection(&n.name);
+                }
+                match n.position.as_deref().map(str::parse::<Position>) {
+                    Some(Ok(position)) => cache.heard(&n.name, position),
+                    Some(Err(_)) => cache.invalidate_projection(&n.name),
+                    None => {}
+                }
+            }
+            Some(Notice::Resync) => {}
+            None if channel == INTERVIEW_CHANNEL => cache.invalidate_projection("interviews"),
+            None if channel == PERSON_CHANNEL => cache.invalidate_projection("people"),
+            None => {}
+        }
+    }
     match notice {
         // No receiver is fine: nobody is waiting right now.
         Some(n) => {
-            let _ = tx.send(n);
+            let _ = out.tx.send(n);
         }
         None => tracing::warn!(
             channel,
@@ -172,28 +250,70 @@ fn dispatch(tx: &broadcast::Sender<Notice>, channel: &str, payload: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read_model::CacheCapacity;
+
+    fn out(cache: Option<Arc<RowCache>>) -> (Out, broadcast::Receiver<Notice>) {
+        let (tx, rx) = broadcast::channel(8);
+        (Out { tx, cache }, rx)
+    }
 
     #[test]
     fn payloads_become_notices_and_garbage_is_dropped() {
-        let (tx, mut rx) = broadcast::channel(8);
+        let (out, mut rx) = out(None);
         let id = Uuid::new_v4();
-        dispatch(&tx, INTERVIEW_CHANNEL, &id.to_string());
-        dispatch(&tx, INTERVIEW_CHANNEL, "not a uuid");
+        dispatch(&out, INTERVIEW_CHANNEL, &id.to_string());
+        dispatch(&out, INTERVIEW_CHANNEL, "not a uuid");
+        dispatch(&out, PERSON_CHANNEL, &id.to_string());
         dispatch(
-            &tx,
+            &out,
             PROJECTION_CHANNEL,
             r#"{"name":"people","position":"5-1","state":"live"}"#,
         );
-        dispatch(&tx, PROJECTION_CHANNEL, "{");
+        dispatch(
+            &out,
+            PROJECTION_CHANNEL,
+            r#"{"name":"people","position":"6-0","state":"live","swapped":true}"#,
+        );
+        dispatch(&out, PROJECTION_CHANNEL, "{");
         assert_eq!(rx.try_recv().ok(), Some(Notice::InterviewChanged(id)));
+        assert_eq!(rx.try_recv().ok(), Some(Notice::PersonChanged(id)));
         assert_eq!(
             rx.try_recv().ok(),
             Some(Notice::Projection(ProjectionNotice {
                 name: "people".into(),
                 position: Some("5-1".into()),
                 state: Some("live".into()),
+                swapped: false,
             }))
         );
+        assert!(
+            matches!(rx.try_recv(), Ok(Notice::Projection(n)) if n.swapped),
+            "the swap mark is read"
+        );
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn projection_notices_tell_the_cache_how_far_it_is() {
+        let cache = Arc::new(RowCache::new(CacheCapacity::default()));
+        cache.switch_on(HashMap::from([
+            ("people".to_owned(), Position::new(3, 0)),
+            ("interviews".to_owned(), Position::new(4, 0)),
+        ]));
+        let (out, _rx) = out(Some(cache.clone()));
+        assert!(cache.caught_up(Position::new(3, 0)));
+        assert!(!cache.caught_up(Position::new(4, 0)), "people is at 3");
+        dispatch(
+            &out,
+            PROJECTION_CHANNEL,
+            r#"{"name":"people","position":"9-0","state":"live"}"#,
+        );
+        assert!(cache.caught_up(Position::new(4, 0)));
+        assert!(!cache.caught_up(Position::new(5, 0)), "interviews is at 4");
+        cache.switch_off();
+        assert!(
+            cache.caught_up(Position::new(50, 0)),
+            "off: nothing to be stale"
+        );
     }
 }

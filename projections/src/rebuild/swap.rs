@@ -7,7 +7,7 @@ use sqlx::{Connection, PgConnection};
 
 use super::{PAGE_SIZE, RebuildError, Reporter, shadow_schema};
 use crate::progress::Progress;
-use crate::runtime::checkpoint::{self, columns};
+use crate::runtime::checkpoint::{self, Changes, columns};
 use crate::runtime::lock::{LockKind, held_sql, keys};
 use crate::support::script;
 use crate::{Projection, READ_SCHEMA};
@@ -110,6 +110,11 @@ async fn swap(
     .bind(b)
     .fetch_one(&mut *tx)
     .await?;
-    checkpoint::notify(tx, name, position, &state, &[]).await?;
+    // Caches of this projection's rows must drop them all: say the tables were swapped.
+    let changes = Changes {
+        swapped: true,
+        ..Changes::default()
+    };
+    checkpoint::notify(tx, name, position, &state, changes).await?;
     Ok(())
 }

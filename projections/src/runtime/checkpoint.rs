@@ -140,31 +140,67 @@ pub(crate) async fn fail(
     .bind(error)
     .execute(&mut *conn)
     .await?;
-    notify(conn, name, position, ProjectionState::Failed.as_str(), &[]).await
+    notify(
+        conn,
+        name,
+        position,
+        ProjectionState::Failed.as_str(),
+        Changes::default(),
+    )
+    .await
 }
 
-/// Sends the batch's notifications (delivered when the surrounding transaction commits).
+/// What a batch (or a swap) tells listeners besides its position.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Changes<'a> {
+    /// Interviews whose read model changed ([`crate::INTERVIEW_CHANNEL`]).
+    pub interviews: &'a [uuid::Uuid],
+    /// People whose row changed ([`crate::PERSON_CHANNEL`]).
+    pub people: &'a [uuid::Uuid],
+    /// A rebuild swapped the projection's tables in: anything of it may have changed.
+    pub swapped: bool,
+}
+
+/// Sends the batch's notifications (delivered when the surrounding transaction commits),
+/// in one statement and in a fixed order: each changed interview, each changed person,
+/// then the position on [`crate::PROJECTION_CHANNEL`]. PostgreSQL delivers one
+/// transaction's notifications together and in the order sent, so a listener that has
+/// seen the position has seen the changes before it.
 pub(crate) async fn notify(
     conn: &mut PgConnection,
     name: &str,
     position: Option<Position>,
     state: &str,
-    interviews: &[uuid::Uuid],
+    changes: Changes<'_>,
 ) -> Result<(), sqlx::Error> {
-    let payload = serde_json::json!({
+    let mut payload = serde_json::json!({
         "name": name,
         "position": position.map(|p| p.to_string()),
         "state": state,
-    })
-    .to_string();
-    sqlx::query(
-        "SELECT pg_notify($1, $2), (SELECT count(pg_notify($3, id::text)) FROM unnest($4::uuid[]) id)",
-    )
-    .bind(crate::PROJECTION_CHANNEL)
-    .bind(payload)
-    .bind(crate::INTERVIEW_CHANNEL)
-    .bind(interviews)
-    .execute(conn)
-    .await?;
+    });
+    if changes.swapped {
+        payload["swapped"] = serde_json::Value::Bool(true);
+    }
+    let count = changes.interviews.len() + changes.people.len() + 1;
+    let mut channels = Vec::with_capacity(count);
+    let mut payloads = Vec::with_capacity(count);
+    for (channel, ids) in [
+        (crate::INTERVIEW_CHANNEL, changes.interviews),
+        (crate::PERSON_CHANNEL, changes.people),
+    ] {
+        for id in ids {
+            channels.push(channel);
+            payloads.push(id.to_string());
+        }
+    }
+    channels.push(crate::PROJECTION_CHANNEL);
+    payloads.push(payload.to_string());
+    // `unnest` yields the rows in array order and nothing reorders them before the
+    // aggregate, so `pg_notify` runs in that order.
+    sqlx::query("SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) AS n(c, p)")
+        .bind(channels)
+        .bind(payloads)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info_span};
 
-use super::checkpoint::{self, Advance};
+use super::checkpoint::{self, Advance, Changes};
 use super::lag::Lag;
 use super::lock::{self, LockKind};
 use super::{FailAction, ProjectionMetrics, Settings};
@@ -213,14 +213,13 @@ impl Worker {
             };
             self.projection.apply(&mut tx, batch.events).await?;
             let interviews = self.projection.changed_interviews(batch.events);
-            checkpoint::notify(
-                &mut tx,
-                name,
-                Some(last.position),
-                &stored_state,
-                &interviews,
-            )
-            .await?;
+            let people = self.projection.changed_people(batch.events);
+            let changes = Changes {
+                interviews: &interviews,
+                people: &people,
+                swapped: false,
+            };
+            checkpoint::notify(&mut tx, name, Some(last.position), &stored_state, changes).await?;
             Ok::<_, ProjectionError>(Some(stored_state))
         }
         .await;

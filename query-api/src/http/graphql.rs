@@ -147,7 +147,8 @@ async fn run(
             return async_graphql::Response::from_errors(vec![e.into_server_error()]);
         }
     }
-    let request = request.data(state.ctx.loaders());
+    let mut request = request.data(state.ctx.loaders());
+    state.docs.prepare(&mut request);
     let timeout = state.limits.query_timeout;
     match tokio::time::timeout(timeout, state.schema.execute(request)).await {
         Ok(response) => response,

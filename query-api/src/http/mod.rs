@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql` (POST, GET), `/graphql/ws`, GraphiQL at `/`, health and
 //! metrics.
 
+mod docs;
 mod graphql;
 mod ops;
 
@@ -46,6 +47,7 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     limits: HttpLimits,
     shutdown: CancellationToken,
+    docs: Arc<docs::Documents>,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             limits,
             shutdown: CancellationToken::new(),
+            docs: Arc::default(),
         }
     }
 

@@ -165,11 +165,26 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &InterviewFilter) {
 }
 
 impl ReadModel {
-    /// The interviews with these ids.
+    /// The interviews with these ids (missing ids are simply absent): those in the
+    /// cache from memory, the others in one statement, which then go into the cache.
     pub async fn interviews_by_ids(
         &self,
         ids: &[Uuid],
     ) -> Result<Vec<InterviewRow>, ReadModelError> {
+        let Some(cache) = self.cache() else {
+            return self.select_interviews(ids).await;
+        };
+        let mut lookup = cache.lookup_interviews(ids);
+        if lookup.missing.is_empty() {
+            return Ok(lookup.found);
+        }
+        let rows = self.select_interviews(&lookup.missing).await?;
+        cache.fill_interviews(lookup.ticket, &rows);
+        lookup.found.extend(rows);
+        Ok(lookup.found)
+    }
+
+    async fn select_interviews(&self, ids: &[Uuid]) -> Result<Vec<InterviewRow>, ReadModelError> {
         let sql_text = format!("SELECT {COLUMNS} FROM rm.interviews WHERE id = ANY($1)");
         sqlx::query_as(&sql_text)
             .bind(ids)

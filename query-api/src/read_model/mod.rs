@@ -7,6 +7,7 @@
 //! `query_as`; the integration tests run every statement against the real DDL.
 
 mod analytics;
+mod cache;
 mod checkpoints;
 mod interviews;
 mod people;
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::PgPool;
 
 pub use analytics::{CompetencyStatRow, DailyRow, FunnelRow, HourRow, LoadRow};
+pub use cache::{CacheCapacity, Lookup, RowCache, STRIPES, TableStats, Ticket};
 pub use checkpoints::CheckpointRow;
 pub use interviews::{
     CompetencyRow, FeedbackRow, InterviewCursor, InterviewFilter, InterviewRow, SortOrder,
@@ -48,20 +50,37 @@ pub enum ReadModelError {
     },
 }
 
-/// The read-model database, with a counter of statements sent.
+/// The read-model database, with a counter of statements sent, and optionally a
+/// [`RowCache`] in front of the reads by id (`interviews_by_ids`, `people_by_ids`).
 #[derive(Clone, Debug)]
 pub struct ReadModel {
     pool: PgPool,
     statements: Arc<AtomicU64>,
+    cache: Option<Arc<RowCache>>,
 }
 
 impl ReadModel {
-    /// Reads through `pool`.
+    /// Reads through `pool`, caching nothing.
     pub fn new(pool: PgPool) -> Self {
         ReadModel {
             pool,
             statements: Arc::new(AtomicU64::new(0)),
+            cache: None,
         }
+    }
+
+    /// Reads through `pool`, by id through `cache` (which the notification listener
+    /// keeps fresh, see [`crate::notify::Notices::start_with_cache`]).
+    pub fn with_cache(pool: PgPool, cache: Arc<RowCache>) -> Self {
+        ReadModel {
+            cache: Some(cache),
+            ..ReadModel::new(pool)
+        }
+    }
+
+    /// The row cache, if reads by id go through one.
+    pub fn cache(&self) -> Option<&Arc<RowCache>> {
+        self.cache.as_ref()
     }
 
     /// The pool (also used by the notification listener).

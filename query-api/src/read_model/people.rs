@@ -48,8 +48,23 @@ fn pattern(search: Option<&str>) -> Option<String> {
 }
 
 impl ReadModel {
-    /// The people with these ids (missing ids are simply absent).
+    /// The people with these ids (missing ids are simply absent): those in the cache
+    /// from memory, the others in one statement, which then go into the cache.
     pub async fn people_by_ids(&self, ids: &[Uuid]) -> Result<Vec<PersonRow>, ReadModelError> {
+        let Some(cache) = self.cache() else {
+            return self.select_people(ids).await;
+        };
+        let mut lookup = cache.lookup_people(ids);
+        if lookup.missing.is_empty() {
+            return Ok(lookup.found);
+        }
+        let rows = self.select_people(&lookup.missing).await?;
+        cache.fill_people(lookup.ticket, &rows);
+        lookup.found.extend(rows);
+        Ok(lookup.found)
+    }
+
+    async fn select_people(&self, ids: &[Uuid]) -> Result<Vec<PersonRow>, ReadModelError> {
         let sql_text = format!("SELECT {COLUMNS} FROM rm.people WHERE id = ANY($1)");
         sqlx::query_as(&sql_text)
             .bind(ids)

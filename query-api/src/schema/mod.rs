@@ -79,7 +79,7 @@ pub struct Query;
 impl Query {
     /// One interview; null when there is none with that id.
     async fn interview(&self, ctx: &Context<'_>, id: Uuid) -> QueryResult<Option<Interview>> {
-        let row = loaders(ctx).interviews.load_one(id).await?;
+        let row = loaders(ctx).interview(id).await?;
         Ok(row.map(Interview::from))
     }
 
@@ -109,7 +109,7 @@ impl Query {
 
     /// One person; null when there is none with that id.
     async fn person(&self, ctx: &Context<'_>, id: Uuid) -> QueryResult<Option<Person>> {
-        let row = loaders(ctx).people.load_one(id).await?;
+        let row = loaders(ctx).person(id).await?;
         Ok(row.map(Person::from))
     }
 

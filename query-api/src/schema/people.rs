@@ -30,8 +30,7 @@ impl From<PersonRow> for Person {
 /// The person `id`, which another record points at, through the request's loader.
 pub(crate) async fn load_person(loaders: &Loaders, id: Uuid) -> QueryResult<Person> {
     loaders
-        .people
-        .load_one(id)
+        .person(id)
         .await?
         .map(Person)
         .ok_or_else(|| missing(id))
@@ -39,7 +38,7 @@ pub(crate) async fn load_person(loaders: &Loaders, id: Uuid) -> QueryResult<Pers
 
 /// The people `ids`, in that order, in one batch.
 pub(crate) async fn load_people(loaders: &Loaders, ids: &[Uuid]) -> QueryResult<Vec<Person>> {
-    let mut found = loaders.people.load_many(ids.iter().copied()).await?;
+    let mut found = loaders.people(ids).await?;
     ids.iter()
         .map(|id| found.remove(id).map(Person).ok_or_else(|| missing(*id)))
         .collect()

@@ -105,7 +105,7 @@ impl TranscriptHit {
         if let Some(iv) = &self.interview {
             return Ok(iv.clone());
         }
-        let row = loaders(ctx).interviews.load_one(self.interview_id).await?;
+        let row = loaders(ctx).interview(self.interview_id).await?;
         row.map(Interview::from).ok_or_else(|| {
             QueryError::NotFound(format!(
                 "interview {} is not in the read model yet",

@@ -2,6 +2,7 @@
 //! test, data written as domain events and projected by the real projector.
 
 mod analytics;
+mod cache;
 mod contract;
 mod harness;
 mod history;

@@ -108,6 +108,30 @@ impl World {
         id
     }
 
+    /// Changes a person's name.
+    pub async fn rename(&mut self, id: Uuid, name: &str) {
+        let stored = self
+            .store
+            .read_stream(&person::stream_id(id), 1)
+            .await
+            .expect("read person");
+        let events: Vec<_> = stored
+            .into_iter()
+            .map(|e| person::PersonEvent::from_data(&e.event_type, e.data).expect("decode"))
+            .collect();
+        let state = person::replay(&events);
+        let events = person::decide(
+            &state,
+            PersonCommand::ChangeDetails {
+                name: Some(name.into()),
+                email: None,
+                timezone: None,
+            },
+        )
+        .expect("change details");
+        self.append(person::stream_id(id), events).await;
+    }
+
     async fn schedule_of(&self, person: Uuid) -> schedule::Schedule {
         let stored = self
             .store

@@ -1,0 +1,579 @@
+//! An in-process cache of read-model rows by id (`rm.interviews`, `rm.people`), kept
+//! fresh by the projector's notifications, so that a hot `interview(id)` never leaves
+//! the process.
+//!
+//! Rules, each one a way the cache could otherwise serve a row the projector has replaced:
+//! - The notification listener ([`crate::notify`]) applies every invalidation itself, in
+//!   delivery order, before it broadcasts the notice: by the time an `il_projection`
+//!   notice (sent last in its transaction) wakes an `X-Min-Position` waiter, the
+//!   invalidations of that transaction are applied. It also records the position each
+//!   projection has reached ([`RowCache::caught_up`]), for waiters that find the
+//!   checkpoint already there.
+//! - While the listener is not listening, the cache is off: it holds nothing, serves
+//!   nothing and takes nothing (reads go to the database). Turning it on empties it.
+//! - A reader takes a [`Ticket`] before its `SELECT` and may put rows in only if no
+//!   invalidation of those ids (nor a clear) happened since: a row read before an
+//!   invalidation never lands in the cache after it. Invalidations mark one of
+//!   [`STRIPES`] stripes of the id space, so a change elsewhere does not refuse the row.
+//! - Each table holds at most its capacity; beyond it, rows leave in insertion order,
+//!   except that a row read since it was last passed over gets one more round (CLOCK).
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
+
+use infra::Position;
+use uuid::Uuid;
+
+use super::{InterviewRow, PersonRow};
+
+/// How many rows each table of the cache may hold; 0 turns that table off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheCapacity {
+    /// `rm.interviews` rows (default 100,000).
+    pub interviews: usize,
+    /// `rm.people` rows (default 100,000).
+    pub people: usize,
+}
+
+impl Default for CacheCapacity {
+    fn default() -> Self {
+        CacheCapacity {
+            interviews: 100_000,
+            people: 100_000,
+        }
+    }
+}
+
+impl CacheCapacity {
+    /// No caching at all.
+    pub const OFF: CacheCapacity = CacheCapacity {
+        interviews: 0,
+        people: 0,
+    };
+}
+
+/// Invalidation marks are kept per stripe of the id space, not per id.
+pub const STRIPES: usize = 1024;
+
+/// The projections whose rows the cache holds: a waiter for a position needs the
+/// listener to have heard these reach it.
+const SOURCES: [&str; 2] = ["interviews", "people"];
+
+/// A row the cache can hold.
+pub(crate) trait Cached: Clone {
+    fn key(&self) -> Uuid;
+}
+
+impl Cached for InterviewRow {
+    fn key(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl Cached for PersonRow {
+    fn key(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// Taken (by a lookup) before a `SELECT` whose rows may then go into the cache; refused
+/// when an invalidation of those rows, or a clear, came after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(Option<u64>);
+
+/// What a lookup found.
+#[derive(Debug)]
+pub struct Lookup<V> {
+    /// Rows served from the cache.
+    pub found: Vec<V>,
+    /// Ids to read from the database.
+    pub missing: Vec<Uuid>,
+    /// For putting the rows read into the cache.
+    pub ticket: Ticket,
+}
+
+/// Counters of one table, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableStats {
+    /// Rows served from memory.
+    pub hits: u64,
+    /// Rows looked for and not there (read from the database, or bypassed).
+    pub misses: u64,
+    /// Rows held now.
+    pub entries: u64,
+    /// Rows pushed out to respect the capacity.
+    pub evictions: u64,
+    /// Rows dropped because a notification said they changed.
+    pub invalidations: u64,
+}
+
+struct Entry<V> {
+    row: V,
+    /// Which insertion this is (matches one element of `State::order`).
+    stamp: u64,
+    /// Read since the eviction hand last passed it.
+    used: AtomicBool,
+}
+
+struct State<V> {
+    on: bool,
+    /// Moves on every invalidation, clear and switch.
+    seq: u64,
+    /// `seq` of the last clear or switch.
+    cleared: u64,
+    /// `seq` of the last invalidation of an id in each stripe.
+    stripes: Vec<u64>,
+    entries: HashMap<Uuid, Entry<V>>,
+    /// Insertion order, with stale elements (their entry left or was replaced).
+    order: VecDeque<(Uuid, u64)>,
+    next_stamp: u64,
+}
+
+struct Table<V> {
+    capacity: usize,
+    state: RwLock<State<V>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+    invalidations: AtomicU64,
+}
+
+fn stripe(id: Uuid) -> usize {
+    let (a, b) = id.as_u64_pair();
+    ((a ^ b) % STRIPES as u64) as usize
+}
+
+impl<V: Cached> Table<V> {
+    fn new(capacity: usize) -> Self {
+        Table {
+            capacity,
+            state: RwLock::new(State {
+                on: false,
+                seq: 0,
+                cleared: 0,
+                stripes: vec![0; STRIPES],
+                entries: HashMap::new(),
+                order: VecDeque::new(),
+                next_stamp: 0,
+            }),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+            invalidations: AtomicU64::new(0),
+        }
+    }
+
+    // A panic elsewhere cannot leave the state half-updated in a way that matters (every
+    // write keeps it consistent before it can panic), so a poisoned lock is used as is.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State<V>> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State<V>> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn hit(state: &State<V>, id: &Uuid) -> Option<V> {
+        let entry = state.entries.get(id)?;
+        if !entry.used.load(Ordering::Relaxed) {
+            entry.used.store(true, Ordering::Relaxed);
+        }
+        Some(entry.row.clone())
+    }
+
+    fn lookup(&self, ids: &[Uuid]) -> Lookup<V> {
+        let state = self.read();
+        if !state.on || self.capacity == 0 {
+            self.misses.fetch_add(ids.len() as u64, Ordering::Relaxed);
+            return Lookup {
+                found: Vec::new(),
+                missing: ids.to_vec(),
+                ticket: Ticket(None),
+            };
+        }
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match Self::hit(&state, id) {
+                Some(row) => found.push(row),
+                None => missing.push(*id),
+            }
+        }
+        self.hits.fetch_add(found.len() as u64, Ordering::Relaxed);
+        self.misses
+            .fetch_add(missing.len() as u64, Ordering::Relaxed);
+        Lookup {
+            found,
+            missing,
+            ticket: Ticket(Some(state.seq)),
+        }
+    }
+
+    /// Every row of `ids` if all are held (counted as hits); otherwise `None`, counting
+    /// nothing (the caller then reads through [`Table::lookup`]).
+    fn all(&self, ids: &[Uuid]) -> Option<Vec<V>> {
+        let state = self.read();
+        if !state.on {
+            return None;
+        }
+        let rows: Option<Vec<V>> = ids.iter().map(|id| Self::hit(&state, id)).collect();
+        if rows.is_some() {
+            self.hits.fetch_add(ids.len() as u64, Ordering::Relaxed);
+        }
+        rows
+    }
+
+    fn fill(&self, ticket: Ticket, rows: &[V]) {
+        let Ticket(Some(taken)) = ticket else {
+            return;
+        };
+        if rows.is_empty() || self.capacity == 0 {
+            return;
+        }
+        let mut state = self.write();
+        if !state.on || state.cleared > taken {
+            return;
+        }
+        for row in rows {
+            let id = row.key();
+            if state.stripes[stripe(id)] > taken || state.entries.contains_key(&id) {
+                continue;
+            }
+            while state.entries.len() >= self.capacity {
+                if !evict_one(&mut state) {
+                    break;
+                }
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+            let stamp = state.next_stamp;
+            state.next_stamp += 1;
+            state.order.push_back((id, stamp));
+            state.entries.insert(
+                id,
+                Entry {
+                    row: row.clone(),
+                    stamp,
+                    used: AtomicBool::new(false),
+                },
+            );
+        }
+        // Stale elements pile up when rows are invalidated and read again: drop them once
+        // they outnumber the live ones.
+        if state.order.len() > 2 * state.entries.len() + 1024 {
+            let State { order, entries, .. } = &mut *state;
+            order.retain(|(id, stamp)| entries.get(id).is_some_and(|e| e.stamp == *stamp));
+        }
+    }
+
+    fn invalidate(&self, id: Uuid) {
+        let mut state = self.write();
+        state.seq += 1;
+        let seq = state.seq;
+        state.stripes[stripe(id)] = seq;
+        if state.entries.remove(&id).is_some() {
+            self.invalidations.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops everything and refuses rows read before now; `switch` turns the table on or
+    /// off, `None` leaves it as it is.
+    fn reset(&self, switch: Option<bool>) {
+        let mut state = self.write();
+        state.seq += 1;
+        state.cleared = state.seq;
+        if let Some(on) = switch {
+            state.on = on;
+        }
+        state.entries = HashMap::new();
+        state.order = VecDeque::new();
+    }
+
+    fn stats(&self) -> TableStats {
+        TableStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.read().entries.len() as u64,
+            evictions: self.evictions.load(Ordering::Relaxed),
+            invalidations: self.invalidations.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Pushes one entry out: the oldest one not read since the hand last passed it. Returns
+/// false when there is nothing left to push out.
+fn evict_one<V>(state: &mut State<V>) -> bool {
+    while let Some((id, stamp)) = state.order.pop_front() {
+        let Some(entry) = state.entries.get(&id) else {
+            continue;
+        };
+        if entry.stamp != stamp {
+            continue;
+        }
+        if entry.used.swap(false, Ordering::Relaxed) {
+            state.order.push_back((id, stamp));
+            continue;
+        }
+        state.entries.remove(&id);
+        return true;
+    }
+    false
+}
+
+/// The cache of `rm.interviews` and `rm.people` rows by id. Off until the notification
+/// listener turns it on.
+pub struct RowCache {
+    interviews: Table<InterviewRow>,
+    people: Table<PersonRow>,
+    /// The position each projection is at as far as the listener knows: from the
+    /// checkpoints when it (re)connected, then from every `il_projection` notice.
+    heard: Mutex<HashMap<String, Position>>,
+}
+
+impl fmt::Debug for RowCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RowCache")
+            .field("interviews", &self.interviews.stats())
+            .field("people", &self.people.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RowCache {
+    /// An empty cache, off, holding at most `capacity` rows per table.
+    pub fn new(capacity: CacheCapacity) -> Self {
+        RowCache {
+            interviews: Table::new(capacity.interviews),
+            people: Table::new(capacity.people),
+            heard: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether it serves rows now (the listener is listening).
+    pub fn is_on(&self) -> bool {
+        self.interviews.read().on || self.people.read().on
+    }
+
+    /// Turns it on, empty, knowing the projections to be at `positions` (read from the
+    /// checkpoints after the LISTEN was in place).
+    pub fn switch_on(&self, positions: HashMap<String, Position>) {
+        *self.heard.lock().unwrap_or_else(PoisonError::into_inner) = positions;
+        self.interviews.reset(Some(true));
+        self.people.reset(Some(true));
+    }
+
+    /// Turns it off and empties it: notifications may be missed from now on.
+    pub fn switch_off(&self) {
+        self.interviews.reset(Some(false));
+        self.people.reset(Some(false));
+        self.heard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Drops every row (whatever may have changed, e.g. the listener fell behind).
+    pub fn clear(&self) {
+        self.interviews.reset(None);
+        self.people.reset(None);
+    }
+
+    /// The interview `id` changed.
+    pub fn invalidate_interview(&self, id: Uuid) {
+        self.interviews.invalidate(id);
+    }
+
+    /// The person `id` changed.
+    pub fn invalidate_person(&self, id: Uuid) {
+        self.people.invalidate(id);
+    }
+
+    /// Every row of projection `name` may have changed (its tables were swapped).
+    pub fn invalidate_projection(&self, name: &str) {
+        match name {
+            "interviews" => self.interviews.reset(None),
+            "people" => self.people.reset(None),
+            _ => {}
+        }
+    }
+
+    /// Projection `name` is at `position` and the listener has applied every
+    /// invalidation up to it.
+    pub fn heard(&self, name: &str, position: Position) {
+        let mut heard = self.heard.lock().unwrap_or_else(PoisonError::into_inner);
+        match heard.get_mut(name) {
+            Some(p) if *p >= position => {}
+            Some(p) => *p = position,
+            None => {
+                heard.insert(name.to_owned(), position);
+            }
+        }
+    }
+
+    /// Whether every row the cache could serve reflects at least `target`: it is off, or
+    /// the listener has heard each projection whose rows it holds reach `target` (so it
+    /// applied their invalidations up to there).
+    pub fn caught_up(&self, target: Position) -> bool {
+        if !self.is_on() {
+            return true;
+        }
+        let heard = self.heard.lock().unwrap_or_else(PoisonError::into_inner);
+        SOURCES
+            .iter()
+            .all(|name| heard.get(*name).is_some_and(|p| *p >= target))
+    }
+
+    /// Counters of the interviews table.
+    pub fn interview_stats(&self) -> TableStats {
+        self.interviews.stats()
+    }
+
+    /// Counters of the people table.
+    pub fn people_stats(&self) -> TableStats {
+        self.people.stats()
+    }
+
+    /// The interviews of `ids` held, the ids to read, and the ticket to put what is
+    /// read with [`RowCache::fill_interviews`]. Take it before the `SELECT` starts.
+    pub fn lookup_interviews(&self, ids: &[Uuid]) -> Lookup<InterviewRow> {
+        self.interviews.lookup(ids)
+    }
+
+    /// Puts rows read after `ticket` was taken, unless they may have changed since.
+    pub fn fill_interviews(&self, ticket: Ticket, rows: &[InterviewRow]) {
+        self.interviews.fill(ticket, rows);
+    }
+
+    /// Like [`RowCache::lookup_interviews`], for people.
+    pub fn lookup_people(&self, ids: &[Uuid]) -> Lookup<PersonRow> {
+        self.people.lookup(ids)
+    }
+
+    /// Like [`RowCache::fill_interviews`], for people.
+    pub fn fill_people(&self, ticket: Ticket, rows: &[PersonRow]) {
+        self.people.fill(ticket, rows);
+    }
+
+    /// The interview `id` if held.
+    pub fn interview(&self, id: Uuid) -> Option<InterviewRow> {
+        self.interviews.all(&[id]).and_then(|mut rows| rows.pop())
+    }
+
+    /// Every person of `ids` if all are held.
+    pub fn people(&self, ids: &[Uuid]) -> Option<Vec<PersonRow>> {
+        self.people.all(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(id: Uuid, name: &str) -> PersonRow {
+        PersonRow {
+            id,
+            name: name.to_owned(),
+            email: None,
+            roles: vec![],
+            timezone: None,
+            version: 1,
+            updated_at: Default::default(),
+            sort_key: name.to_lowercase(),
+        }
+    }
+
+    fn on(capacity: usize) -> RowCache {
+        let cache = RowCache::new(CacheCapacity {
+            interviews: capacity,
+            people: capacity,
+        });
+        cache.switch_on(HashMap::new());
+        cache
+    }
+
+    fn names(rows: &[PersonRow]) -> Vec<&str> {
+        rows.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    #[test]
+    fn off_it_serves_and_takes_nothing() {
+        let cache = RowCache::new(CacheCapacity::default());
+        let id = Uuid::new_v4();
+        let lookup = cache.lookup_people(&[id]);
+        assert_eq!(lookup.missing, vec![id]);
+        cache.fill_people(lookup.ticket, &[person(id, "Ann")]);
+        assert!(cache.people(&[id]).is_none());
+        cache.switch_on(HashMap::new());
+        cache.fill_people(lookup.ticket, &[person(id, "Ann")]);
+        assert!(
+            cache.people(&[id]).is_none(),
+            "a ticket taken while off is refused after"
+        );
+        let lookup = cache.lookup_people(&[id]);
+        cache.fill_people(lookup.ticket, &[person(id, "Ann")]);
+        assert_eq!(cache.people(&[id]).as_deref().map(names), Some(vec!["Ann"]));
+        cache.switch_off();
+        assert!(cache.people(&[id]).is_none(), "off empties it");
+    }
+
+    #[test]
+    fn a_row_read_before_an_invalidation_is_not_kept() {
+        let cache = on(10);
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let before = cache.lookup_people(&[a, b]).ticket;
+        cache.invalidate_person(a);
+        cache.fill_people(before, &[person(a, "Old A"), person(b, "B")]);
+        assert!(cache.people(&[a]).is_none(), "A changed after the ticket");
+        if stripe(a) != stripe(b) {
+            assert!(cache.people(&[b]).is_some(), "B did not change");
+        }
+        cache.clear();
+        let after_clear = cache.lookup_people(&[a]).ticket;
+        cache.fill_people(before, &[person(b, "B")]);
+        cache.invalidate_projection("people");
+        cache.fill_people(after_clear, &[person(a, "A")]);
+        assert!(cache.people(&[a]).is_none() && cache.people(&[b]).is_none());
+    }
+
+    #[test]
+    fn an_invalidation_drops_a_held_row() {
+        let cache = on(10);
+        let id = Uuid::new_v4();
+        let t = cache.lookup_people(&[id]).ticket;
+        cache.fill_people(t, &[person(id, "Ann")]);
+        assert!(cache.people(&[id]).is_some());
+        cache.invalidate_person(id);
+        assert!(cache.people(&[id]).is_none());
+        assert_eq!(cache.people_stats().invalidations, 1);
+    }
+
+    #[test]
+    fn it_holds_at_most_its_capacity_and_keeps_what_is_read() {
+        let cache = on(4);
+        let ids: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            let t = cache.lookup_people(&[*id]).ticket;
+            cache.fill_people(t, &[person(*id, &format!("P{i}"))]);
+            // The first one is read all the time.
+            assert!(cache.people(&ids[..1]).is_some(), "after {i}");
+        }
+        let stats = cache.people_stats();
+        assert_eq!(stats.entries, 4);
+        assert_eq!(stats.evictions, 6);
+        assert!(cache.people(&ids[9..]).is_some(), "the newest is there");
+    }
+
+    #[test]
+    fn invalidated_and_reread_rows_do_not_grow_the_order_without_bound() {
+        let cache = on(4);
+        let id = Uuid::new_v4();
+        for _ in 0..10_000 {
+            let t = cache.lookup_people(&[id]).ticket;
+            cache.fill_people(t, &[person(id, "Ann")]);
+            cache.invalidate_person(id);
+        }
+        let state = cache.people.read();
+        assert!(state.order.len() <= 2 * state.entries.len() + 1025);
+    }
+}
