@@ -108,6 +108,19 @@ impl ApiError {
         }
     }
 
+    /// A refusal that depends on the state of the streams (not on the request alone, not
+    /// on the infrastructure): worth confirming on a fresh read before answering.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            ApiError::NotFound { .. }
+                | ApiError::AlreadyExists { .. }
+                | ApiError::BookingConflict(_)
+                | ApiError::RuleViolated { .. }
+                | ApiError::Validation(_)
+        )
+    }
+
     /// The last segment of the problem `type`.
     pub fn kind(&self) -> &'static str {
         match self {

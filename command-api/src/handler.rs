@@ -122,6 +122,9 @@ pub struct Loaded<S> {
     pub position: Option<Position>,
     /// Ids of the latest events, oldest first (for detecting an already-applied retry).
     pub recent: Vec<Recent>,
+    /// Whether this came from the process's memory (or an assumption) rather than a read
+    /// of the store: a refusal decided on it must be confirmed on a fresh read.
+    pub from_memory: bool,
 }
 
 /// An event as far as retries care: its id, version and position.
@@ -169,6 +172,7 @@ pub async fn load<E: DomainEvent, S>(
         version,
         position,
         recent,
+        from_memory: false,
     })
 }
 
@@ -219,6 +223,7 @@ impl<S> Loaded<S> {
 #[allow(clippy::too_many_arguments)]
 pub async fn run_single<E: DomainEvent, S: Clone + Send + Sync + 'static>(
     streams: &Streams,
+    expect: Expect,
     meta: &CommandMeta,
     entity: &'static str,
     id: Uuid,
@@ -227,20 +232,42 @@ pub async fn run_single<E: DomainEvent, S: Clone + Send + Sync + 'static>(
     evolve: fn(S, &E) -> S,
     decide: impl Fn(&S) -> Result<Vec<E>, domain::Error>,
 ) -> Result<CommandResult, ApiError> {
+    let mut lost_race = false;
+    // Set after a refusal decided on memory: the next decision is on a fresh read.
+    let mut confirming = false;
     for attempt in 0..MAX_ATTEMPTS {
-        if attempt > 0 {
+        if lost_race {
             backoff(attempt).await;
         }
+        lost_race = false;
         if meta.if_match.is_some() {
             // `If-Match` is judged against the store, never against this process's memory.
             streams.forget(&stream);
         }
-        let loaded = streams.load(stream.clone(), init(), evolve).await?;
+        let loaded = match expect {
+            Expect::NewStream if !confirming => streams.load_new(stream.clone(), init()),
+            _ => None,
+        };
+        let loaded = match loaded {
+            Some(l) => l,
+            None if confirming => streams.load_fresh(stream.clone(), init(), evolve).await?,
+            None => streams.load(stream.clone(), init(), evolve).await?,
+        };
         if let Some(done) = loaded.already_applied(meta, id) {
             return Ok(done);
         }
         loaded.check_if_match(meta, entity)?;
-        let events = decide(&loaded.state).map_err(|e| e.with_target_id(id))?;
+        let events = match decide(&loaded.state) {
+            Ok(events) => events,
+            Err(_) if loaded.from_memory => {
+                // Refusals are only answered from what the store says.
+                streams.forget(&stream);
+                streams.refused_from_memory();
+                confirming = true;
+                continue;
+            }
+            Err(e) => return Err(e.with_target_id(id).into()),
+        };
         if events.is_empty() {
             return Ok(loaded.unchanged(id));
         }
@@ -264,6 +291,10 @@ pub async fn run_single<E: DomainEvent, S: Clone + Send + Sync + 'static>(
             Err(StoreError::WrongExpectedVersion { actual, .. }) => {
                 count(&CONFLICTS, 1);
                 streams.forget(&stream);
+                // A stale memory (or a wrong guess that the stream is new) is not a
+                // race: read the store again at once.
+                lost_race = !loaded.from_memory;
+                confirming |= loaded.from_memory;
                 if let Some(expected) = meta.if_match {
                     return Err(ApiError::VersionConflict {
                         entity,
@@ -281,6 +312,17 @@ pub async fn run_single<E: DomainEvent, S: Clone + Send + Sync + 'static>(
     Err(ApiError::Unavailable(format!(
         "{entity} {id} is changing too fast; try again"
     )))
+}
+
+/// What a command expects of the stream it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The command creates the stream (a registration): unless this process knows the
+    /// stream, it is taken to be empty without reading it. Should it exist after all, the
+    /// append is refused and the command reads it and decides again.
+    NewStream,
+    /// The stream is read unless this process knows it.
+    Existing,
 }
 
 /// One step of a multi-stream change, with how to undo it on a store without

@@ -48,6 +48,8 @@ pub struct Streams {
     capacity: usize,
     hits: AtomicU64,
     misses: AtomicU64,
+    assumed: AtomicU64,
+    refusals_rechecked: AtomicU64,
 }
 
 impl Streams {
@@ -59,6 +61,8 @@ impl Streams {
             capacity,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            assumed: AtomicU64::new(0),
+            refusals_rechecked: AtomicU64::new(0),
         }
     }
 
@@ -67,12 +71,15 @@ impl Streams {
         &self.store
     }
 
-    /// Loads served from memory and from the store so far.
-    pub fn hits_and_misses(&self) -> (u64, u64) {
-        (
+    /// Loads so far: served from memory, read from the store, streams taken to be new,
+    /// and refusals decided on memory that were read again before answering.
+    pub fn counters(&self) -> [u64; 4] {
+        [
             self.hits.load(Ordering::Relaxed),
             self.misses.load(Ordering::Relaxed),
-        )
+            self.assumed.load(Ordering::Relaxed),
+            self.refusals_rechecked.load(Ordering::Relaxed),
+        ]
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<dyn Any + Send + Sync>>> {
@@ -99,9 +106,21 @@ impl Streams {
                 version: entry.version,
                 position: entry.position,
                 recent: entry.recent.clone(),
+                from_memory: true,
             });
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
+        self.load_fresh(stream, init, evolve).await
+    }
+
+    /// The stream folded from a read of the store, whatever this process remembers (and
+    /// remembered from now on).
+    pub async fn load_fresh<E: DomainEvent, S: Clone + Send + Sync + 'static>(
+        &self,
+        stream: String,
+        init: S,
+        evolve: fn(S, &E) -> S,
+    ) -> Result<Loaded<S>, ApiError> {
         let loaded = crate::handler::load(&self.store, stream, init, evolve).await?;
         if loaded.version > 0 {
             let keep = loaded.recent.len().saturating_sub(RECENT);
@@ -116,6 +135,46 @@ impl Streams {
             );
         }
         Ok(loaded)
+    }
+
+    /// The stream as this process knows it, or, when it does not, taken to be empty (for
+    /// commands that create it). `None` only when the memory holds another type.
+    pub fn load_new<S: Clone + Send + Sync + 'static>(
+        &self,
+        stream: String,
+        init: S,
+    ) -> Option<Loaded<S>> {
+        let cached = self.lock().get(&stream).cloned();
+        match cached {
+            Some(entry) => {
+                let entry = entry.downcast::<Entry<S>>().ok()?;
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Some(Loaded {
+                    stream,
+                    state: entry.state.clone(),
+                    version: entry.version,
+                    position: entry.position,
+                    recent: entry.recent.clone(),
+                    from_memory: true,
+                })
+            }
+            None => {
+                self.assumed.fetch_add(1, Ordering::Relaxed);
+                Some(Loaded {
+                    stream,
+                    state: init,
+                    version: 0,
+                    position: None,
+                    recent: Vec::new(),
+                    from_memory: true,
+                })
+            }
+        }
+    }
+
+    /// Counts a refusal decided on memory, confirmed by reading again.
+    pub fn refused_from_memory(&self) {
+        self.refusals_rechecked.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Remembers a stream after this process appended `events` to it as `loaded` was:

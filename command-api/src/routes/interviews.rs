@@ -23,7 +23,7 @@ use crate::AppState;
 use crate::body::ApiJson;
 use crate::error::ApiError;
 use crate::handler::{
-    CommandMeta, CommandResult, MAX_ATTEMPTS, Step, commit_steps, load, run_single,
+    CommandMeta, CommandResult, Expect, MAX_ATTEMPTS, Step, commit_steps, load, run_single,
 };
 use crate::meta::Meta;
 
@@ -177,11 +177,14 @@ pub async fn schedule_interview(
             let id = b.id.unwrap_or_else(Uuid::now_v7);
             let mut ids = vec![b.candidate_id];
             ids.extend(b.interviewer_ids.iter().copied());
+            // Set after a refusal decided on remembered facts: read them afresh.
+            let mut confirming = false;
             for attempt in 0..MAX_ATTEMPTS {
-                if attempt > 0 {
+                if attempt > 0 && !confirming {
                     crate::handler::backoff(attempt).await;
                 }
-                let (facts, checks) = participant_facts(&state, &ids).await?;
+                let (facts, checks, remembered) =
+                    participant_facts(&state, &ids, confirming).await?;
                 let cmd = InterviewCommand::Schedule {
                     interview_id: id,
                     candidate: facts[0].clone(),
@@ -196,6 +199,7 @@ pub async fn schedule_interview(
                     &state,
                     &meta,
                     id,
+                    Expect::NewStream,
                     &checks,
                     |s| interview::decide(s, cmd.clone()),
                     |_before, after| {
@@ -224,6 +228,11 @@ pub async fn schedule_interview(
                     // A participant changed since this process read them: read again.
                     Err(ApiError::StreamConflict { stream, .. })
                         if checks.iter().any(|c| c.stream_id == stream) => {}
+                    // Refusals are only answered from what the store says.
+                    Err(e) if e.is_refusal() && !remembered.is_empty() => {
+                        state.streams.refused_from_memory();
+                        confirming = true;
+                    }
                     other => return other,
                 }
             }
@@ -259,6 +268,7 @@ pub async fn reschedule(
             &state,
             &meta,
             id,
+            Expect::Existing,
             &[],
             |s| interview::decide(s, cmd.clone()),
             |before, after| {
@@ -363,6 +373,7 @@ async fn end_releasing(
             &state,
             &meta,
             id,
+            Expect::Existing,
             &[],
             |s| interview::decide(s, cmd.clone()),
             release_all(id),
@@ -385,7 +396,7 @@ macro_rules! single_command {
                 let id = path_id(&raw_id, "interview")?;
                 let $b = body.value;
                 let cmd: InterviewCommand = $cmd;
-                run_single(&streams, &$meta, "interview", id, InterviewEvent::stream_id(id), || None, interview::evolve, |s| {
+                run_single(&streams, Expect::Existing, &$meta, "interview", id, InterviewEvent::stream_id(id), || None, interview::evolve, |s| {
                     interview::decide(s, cmd.clone())
                 })
                 .await
@@ -425,16 +436,20 @@ decision, "/interviews/{id}/decision", Decision, |b, meta| InterviewCommand::Mak
 /// What each participant's person stream says about them (roles, or missing), and, on
 /// a store with atomic multi-stream appends, the checks that make the booking commit only
 /// if those streams are still at the versions read (so remembered facts are never
-/// trusted blindly). Elsewhere the facts are read from the store each time.
+/// trusted blindly), and which facts came from memory. Elsewhere the facts are read from
+/// the store each time.
 async fn participant_facts(
     app: &AppState,
     ids: &[Uuid],
-) -> Result<(Vec<ParticipantFacts>, Vec<StreamAppend>), ApiError> {
+    fresh: bool,
+) -> Result<(Vec<ParticipantFacts>, Vec<StreamAppend>, Vec<String>), ApiError> {
     let checked = app.store.supports_multi_stream();
     let people = try_join_all(ids.iter().map(|id| async move {
         let stream = PersonEvent::stream_id(*id);
-        if checked {
+        if checked && !fresh {
             app.streams.load(stream, None, person::evolve).await
+        } else if checked {
+            app.streams.load_fresh(stream, None, person::evolve).await
         } else {
             load(&app.store, stream, None, person::evolve).await
         }
@@ -460,7 +475,12 @@ async fn participant_facts(
             }
         }
     }
-    Ok((facts, checks))
+    let remembered = people
+        .iter()
+        .filter(|p| p.from_memory)
+        .map(|p| p.stream.clone())
+        .collect();
+    Ok((facts, checks, remembered))
 }
 
 type ScheduleChanges = Vec<(Uuid, ScheduleCommand, Option<ScheduleCommand>)>;
@@ -474,28 +494,57 @@ async fn change_with_bookings(
     app: &AppState,
     meta: &CommandMeta,
     id: Uuid,
+    expect: Expect,
     checks: &[StreamAppend],
     decide: impl Fn(&Option<Interview>) -> Result<Vec<InterviewEvent>, domain::Error>,
     schedule_changes: impl Fn(&Interview, &Interview) -> ScheduleChanges,
 ) -> Result<CommandResult, ApiError> {
     let streams = &app.streams;
     let interview_stream = InterviewEvent::stream_id(id);
+    let mut lost_race = false;
+    // Set after a refusal decided on memory: the next decision is on fresh reads.
+    let mut confirming = false;
     for attempt in 0..MAX_ATTEMPTS {
-        if attempt > 0 {
+        if lost_race {
             crate::handler::backoff(attempt).await;
         }
+        lost_race = false;
         if meta.if_match.is_some() {
             // `If-Match` is judged against the store, never against this process's memory.
             streams.forget(&interview_stream);
         }
-        let loaded = streams
-            .load(interview_stream.clone(), None, interview::evolve)
-            .await?;
+        let loaded = match expect {
+            Expect::NewStream if !confirming => streams.load_new(interview_stream.clone(), None),
+            _ => None,
+        };
+        let loaded = match loaded {
+            Some(l) => l,
+            None if confirming => {
+                streams
+                    .load_fresh(interview_stream.clone(), None, interview::evolve)
+                    .await?
+            }
+            None => {
+                streams
+                    .load(interview_stream.clone(), None, interview::evolve)
+                    .await?
+            }
+        };
         if let Some(done) = loaded.already_applied(meta, id) {
             return Ok(done);
         }
         loaded.check_if_match(meta, "interview")?;
-        let events = decide(&loaded.state).map_err(|e| e.with_target_id(id))?;
+        let events = match decide(&loaded.state) {
+            Ok(events) => events,
+            Err(_) if loaded.from_memory => {
+                // Refusals are only answered from what the store says.
+                streams.forget(&interview_stream);
+                streams.refused_from_memory();
+                confirming = true;
+                continue;
+            }
+            Err(e) => return Err(e.with_target_id(id).into()),
+        };
         if events.is_empty() {
             return Ok(loaded.unchanged(id));
         }
@@ -513,14 +562,37 @@ async fn change_with_bookings(
         // What to remember once committed: each schedule as loaded and after.
         let mut booked = Vec::with_capacity(changes.len());
         let mut conflicts: Vec<Conflict> = Vec::new();
-        let schedules = try_join_all(changes.iter().map(|(p, ..)| {
-            streams.load(
-                ScheduleEvent::stream_id(*p),
-                Schedule::default(),
-                schedule::evolve,
-            )
+        // A schedule this process does not know is taken to be empty (a new participant's
+        // usually is): the append checks it, and a refusal is confirmed on a fresh read.
+        let schedules = try_join_all(changes.iter().map(|(p, ..)| async move {
+            let stream = ScheduleEvent::stream_id(*p);
+            let assumed = if confirming {
+                None
+            } else {
+                streams.load_new(stream.clone(), Schedule::default())
+            };
+            match assumed {
+                Some(l) => Ok(l),
+                None if confirming => {
+                    streams
+                        .load_fresh(stream, Schedule::default(), schedule::evolve)
+                        .await
+                }
+                None => {
+                    streams
+                        .load(stream, Schedule::default(), schedule::evolve)
+                        .await
+                }
+            }
         }))
         .await?;
+        let remembered: Vec<String> = schedules
+            .iter()
+            .filter(|s| s.from_memory)
+            .map(|s| s.stream.clone())
+            .chain(loaded.from_memory.then(|| interview_stream.clone()))
+            .collect();
+        let mut refusal: Option<ApiError> = None;
         for ((_, cmd, undo), sched) in changes.into_iter().zip(schedules) {
             match schedule::decide(&sched.state, cmd) {
                 Ok(evts) if evts.is_empty() => {}
@@ -539,11 +611,25 @@ async fn change_with_bookings(
                     booked.push((steps.len() - 1, sched, sched_after, ids));
                 }
                 Err(domain::Error::BookingConflict(c)) => conflicts.extend(c),
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    refusal.get_or_insert(e.into());
+                }
             }
         }
-        if !conflicts.is_empty() {
-            return Err(ApiError::BookingConflict(conflicts));
+        if refusal.is_none() && !conflicts.is_empty() {
+            refusal = Some(ApiError::BookingConflict(conflicts));
+        }
+        if let Some(refusal) = refusal {
+            if remembered.is_empty() {
+                return Err(refusal);
+            }
+            // Refusals are only answered from what the store says.
+            for s in &remembered {
+                streams.forget(s);
+            }
+            streams.refused_from_memory();
+            confirming = true;
+            continue;
         }
         steps.extend(checks.iter().map(|c| Step {
             append: c.clone(),
@@ -583,6 +669,10 @@ async fn change_with_bookings(
                 for s in &touched {
                     streams.forget(s);
                 }
+                // A stale memory (or a wrong guess that a stream is new) is not a race:
+                // read the store again at once.
+                lost_race = remembered.is_empty();
+                confirming |= !remembered.is_empty();
                 if checks.iter().any(|c| c.stream_id == stream) {
                     return Err(ApiError::StreamConflict { stream, actual });
                 }

@@ -16,7 +16,7 @@ use super::path_id;
 use crate::AppState;
 use crate::body::ApiJson;
 use crate::error::ApiError;
-use crate::handler::{CommandResult, run_single};
+use crate::handler::{CommandResult, Expect, run_single};
 use crate::meta::Meta;
 
 pub(super) fn router() -> Router<AppState> {
@@ -103,6 +103,7 @@ pub async fn register(
             };
             run_single(
                 &streams,
+                Expect::NewStream,
                 &meta,
                 "person",
                 id,
@@ -139,6 +140,7 @@ pub async fn change_details(
         };
         run_single(
             &streams,
+            Expect::Existing,
             &meta,
             "person",
             id,
@@ -174,6 +176,7 @@ pub async fn change_availability(
         };
         let mut result = run_single(
             &streams,
+            Expect::Existing,
             &meta,
             "schedule",
             id,
@@ -195,9 +198,12 @@ pub(crate) async fn require_person(
     id: Uuid,
 ) -> Result<Person, ApiError> {
     // A person, once registered, stays: a remembered one need not be read again.
-    let loaded = streams
-        .load(PersonEvent::stream_id(id), None, person::evolve)
-        .await?;
+    let stream = PersonEvent::stream_id(id);
+    let mut loaded = streams.load(stream.clone(), None, person::evolve).await?;
+    if loaded.state.is_none() && loaded.from_memory {
+        // Not found is only answered from what the store says.
+        loaded = streams.load_fresh(stream, None, person::evolve).await?;
+    }
     loaded.state.ok_or(ApiError::NotFound {
         entity: "person",
         id,

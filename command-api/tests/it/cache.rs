@@ -135,3 +135,48 @@ async fn a_command_on_a_stream_changed_elsewhere_is_decided_again() {
     drop(b);
     a.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_what_another_process_created_is_refused_not_duplicated() {
+    let a = TestApp::new().await;
+    let b = a.sibling();
+    // B registers a person under a client-chosen id; A, which never read that stream,
+    // takes it to be new, and must still answer as the store says.
+    let id = uuid::Uuid::new_v4();
+    let body = json!({"id": id, "name": "Dana", "roles": ["interviewer"]});
+    b.post("/people", body.clone()).await.expect_ok(201);
+    let again = a
+        .post(
+            "/people",
+            json!({"id": id, "name": "Other", "roles": ["candidate"]}),
+        )
+        .await;
+    again.expect_problem(409, "already-exists");
+    assert_eq!(a.stream(&format!("person-{id}")).await.len(), 1);
+    // The same for an interview id.
+    let interviewer = b.interviewer().await;
+    let (c1, c2) = (b.candidate().await, a.candidate().await);
+    let interview = uuid::Uuid::new_v4();
+    let schedule = |candidate: uuid::Uuid, start: &str| {
+        json!({
+            "id": interview, "candidateId": candidate, "interviewerIds": [interviewer],
+            "position": "Backend Engineer", "kind": "technical",
+            "startsAt": start, "durationMinutes": 60,
+        })
+    };
+    b.post("/interviews", schedule(c1, "2027-06-01T09:00:00Z"))
+        .await
+        .expect_ok(201);
+    a.post("/interviews", schedule(c2, "2027-06-02T09:00:00Z"))
+        .await
+        .expect_problem(409, "already-exists");
+    // A refusal on input alone is answered at once, not retried into a 503.
+    a.post(
+        "/people",
+        json!({"id": uuid::Uuid::new_v4(), "name": "", "roles": []}),
+    )
+    .await
+    .expect_problem(422, "validation-failed");
+    drop(b);
+    a.drop_db().await;
+}

@@ -44,7 +44,8 @@ pub type Failpoint = Arc<dyn Fn(&str, u64) -> FailAction + Send + Sync>;
 pub struct Settings {
     /// Most events per batch (default 500).
     pub batch_size: usize,
-    /// How long a batch waits for more events after its first one (default 20 ms).
+    /// How long a batch waits for more events after its first one. Zero (the default):
+    /// a batch is what the feed has ready, without waiting.
     pub batch_timeout: Duration,
     /// How often a task waiting for its projection's lock tries again (default 500 ms).
     pub lock_poll: Duration,
@@ -63,7 +64,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             batch_size: 500,
-            batch_timeout: Duration::from_millis(20),
+            batch_timeout: Duration::ZERO,
             lock_poll: Duration::from_millis(500),
             lag_refresh: Duration::from_secs(1),
             min_backoff: Duration::from_millis(100),

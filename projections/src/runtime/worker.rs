@@ -109,10 +109,21 @@ impl Worker {
         tracing::info!(projection = name, position = ?position.map(|p| p.to_string()),
             lag = lag.events, "projection started");
 
-        let feed = self
-            .store
-            .subscribe_all(position)
-            .chunks_timeout(s.batch_size, s.batch_timeout);
+        // By default a batch is whatever the feed has ready (at least one event): no
+        // wait at low load, and under load the events that arrived while the last batch
+        // was committing, so batches grow with the load by themselves.
+        let feed: futures::stream::BoxStream<'static, Vec<_>> = if s.batch_timeout.is_zero() {
+            futures::StreamExt::boxed(futures::StreamExt::ready_chunks(
+                self.store.subscribe_all(position),
+                s.batch_size,
+            ))
+        } else {
+            futures::StreamExt::boxed(
+                self.store
+                    .subscribe_all(position)
+                    .chunks_timeout(s.batch_size, s.batch_timeout),
+            )
+        };
         tokio::pin!(feed);
         let mut batch_no = 0;
         loop {
@@ -214,9 +225,11 @@ impl Worker {
             self.projection.apply(&mut tx, batch.events).await?;
             let interviews = self.projection.changed_interviews(batch.events);
             let people = self.projection.changed_people(batch.events);
+            let schedules = self.projection.changed_schedules(batch.events);
             let changes = Changes {
                 interviews: &interviews,
                 people: &people,
+                schedules: &schedules,
                 swapped: false,
             };
             checkpoint::notify(&mut tx, name, Some(last.position), &stored_state, changes).await?;
