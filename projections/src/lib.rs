@@ -46,7 +46,7 @@ pub const READ_SCHEMA: &str = "rm";
 /// NOTIFY channel: after each committed batch, payload `{"name": …, "position": "…", "state": "…"}`;
 /// a rebuild swapping the projection's tables in adds `"swapped": true` (everything of that
 /// projection may have changed). Within one transaction it is sent after the
-/// [`INTERVIEW_CHANNEL`] and [`PERSON_CHANNEL`] notifications, so a listener that handles
+/// [`INTERVIEW_CHANNEL`], [`PERSON_CHANNEL`] and [`SCHEDULE_CHANNEL`] notifications, so a listener that handles
 /// notifications in order has seen a batch's changes when it sees its position.
 pub const PROJECTION_CHANNEL: &str = "il_projection";
 
@@ -57,6 +57,11 @@ pub const INTERVIEW_CHANNEL: &str = "il_interview_changed";
 /// NOTIFY channel: after a committed batch touched people, payload = the person id (one
 /// notification per changed person).
 pub const PERSON_CHANNEL: &str = "il_person_changed";
+
+/// NOTIFY channel: after a committed batch touched schedules, payload = the person id (one
+/// notification per person whose owner row, availability windows or bookings may have
+/// changed).
+pub const SCHEDULE_CHANNEL: &str = "il_schedule_changed";
 
 /// Every read model of the system, in a stable order.
 pub fn all() -> Vec<Arc<dyn Projection>> {

@@ -106,4 +106,12 @@ pub trait Projection: Send + Sync + 'static {
         let _ = events;
         Vec::new()
     }
+    /// The people whose schedule (owner row, availability windows or bookings) a batch
+    /// may change: the runtime sends one `NOTIFY` on [`crate::SCHEDULE_CHANNEL`] per id
+    /// when the batch commits, so that caches of those schedules drop them. Only the
+    /// projection that owns the schedule tables answers anything.
+    fn changed_schedules(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
+        let _ = events;
+        Vec::new()
+    }
 }

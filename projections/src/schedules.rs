@@ -42,7 +42,22 @@ impl Projection for Schedules {
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(apply(conn, events))
     }
+
+    /// Every person with a schedule event in the batch (a redelivery too: an extra notice
+    /// only costs a cache miss).
+    fn changed_schedules(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = events
+            .iter()
+            .filter_map(|e| aggregate_id(e, PREFIX).ok().flatten())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
 }
+
+/// Stream name prefix of the schedule aggregate.
+const PREFIX: &str = "schedule-";
 
 /// A person's schedule while a batch is folded.
 #[derive(Default)]
@@ -60,7 +75,7 @@ type Slot = Option<(DateTime<Utc>, DateTime<Utc>)>;
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
     let mut ours = Vec::new();
     for event in events {
-        if let Some(id) = aggregate_id(event, "schedule-")? {
+        if let Some(id) = aggregate_id(event, PREFIX)? {
             ours.push((id, event, decode::<ScheduleEvent>(event)?));
         }
     }

@@ -35,8 +35,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Depth and complexity limits (default 12 and 5,000).
     pub limits: Limits,
-    /// Rows of `rm.interviews` and `rm.people` kept in memory (default 100,000 each;
-    /// [`CacheCapacity::OFF`] reads everything from the database).
+    /// Rows of `rm.interviews` and `rm.people` kept in memory (default 100,000 each),
+    /// and whole schedules by person (default 20,000; [`CacheCapacity::OFF`] reads
+    /// everything from the database).
     pub cache: CacheCapacity,
 }
 

@@ -22,10 +22,11 @@
 //! | `query_timeout` | 10 s |
 //! | `max_body_bytes` | 1 MiB |
 //! | `limits` | depth 12, complexity 5,000 |
-//! | `cache` | 100,000 interviews and 100,000 people kept in memory |
+//! | `cache` | 100,000 interviews, 100,000 people and 20,000 schedules kept in memory |
 //!
-//! Reads by id (`interview(id)`, `person(id)`, the people of an interview) are served
-//! from an in-process cache of read-model rows that the projector's notifications keep
+//! Reads by id (`interview(id)`, `person(id)`, the people of an interview) and the
+//! schedules behind `schedule` and `availability` are served from an in-process cache
+//! of read-model rows that the projector's notifications keep
 //! fresh ([`read_model::RowCache`]); it is off, and every read goes to the database,
 //! while the notification listener is not listening.
 

@@ -169,6 +169,7 @@ pub fn render_cache(cache: Option<&RowCache>) -> String {
     let tables = [
         ("interviews", cache.interview_stats()),
         ("people", cache.people_stats()),
+        ("schedules", cache.schedule_stats()),
     ];
     let series: [Series; 5] = [
         (

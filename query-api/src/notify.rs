@@ -26,6 +26,8 @@ pub const PROJECTION_CHANNEL: &str = "il_projection";
 pub const INTERVIEW_CHANNEL: &str = "il_interview_changed";
 /// NOTIFY channel naming each changed person (`projections::PERSON_CHANNEL`).
 pub const PERSON_CHANNEL: &str = "il_person_changed";
+/// NOTIFY channel naming each person whose schedule changed (`projections::SCHEDULE_CHANNEL`).
+pub const SCHEDULE_CHANNEL: &str = "il_schedule_changed";
 
 const CAPACITY: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -39,6 +41,8 @@ pub enum Notice {
     InterviewChanged(Uuid),
     /// A person's read model changed.
     PersonChanged(Uuid),
+    /// A person's schedule (availability or bookings) changed.
+    ScheduleChanged(Uuid),
     /// The listener (re)connected: anything may have changed while it was away.
     Resync,
 }
@@ -183,7 +187,12 @@ async fn listen(pool: PgPool, out: Out, listening: watch::Sender<bool>, cancel: 
 async fn connect(pool: &PgPool, cache: Option<&RowCache>) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener
-        .listen_all([PROJECTION_CHANNEL, INTERVIEW_CHANNEL, PERSON_CHANNEL])
+        .listen_all([
+            PROJECTION_CHANNEL,
+            INTERVIEW_CHANNEL,
+            PERSON_CHANNEL,
+            SCHEDULE_CHANNEL,
+        ])
         .await?;
     if let Some(cache) = cache {
         let rows: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
@@ -211,6 +220,7 @@ fn dispatch(out: &Out, channel: &str, payload: &str) {
     let notice = match channel {
         INTERVIEW_CHANNEL => payload.trim().parse().ok().map(Notice::InterviewChanged),
         PERSON_CHANNEL => payload.trim().parse().ok().map(Notice::PersonChanged),
+        SCHEDULE_CHANNEL => payload.trim().parse().ok().map(Notice::ScheduleChanged),
         PROJECTION_CHANNEL => serde_json::from_str(payload).ok().map(Notice::Projection),
         _ => None,
     };
@@ -218,6 +228,7 @@ fn dispatch(out: &Out, channel: &str, payload: &str) {
         match &notice {
             Some(Notice::InterviewChanged(id)) => cache.invalidate_interview(*id),
             Some(Notice::PersonChanged(id)) => cache.invalidate_person(*id),
+            Some(Notice::ScheduleChanged(id)) => cache.invalidate_schedule(*id),
             Some(Notice::Projection(n)) => {
                 if n.swapped {
                     cache.invalidate_projection(&n.name);
@@ -231,6 +242,7 @@ fn dispatch(out: &Out, channel: &str, payload: &str) {
             Some(Notice::Resync) => {}
             None if channel == INTERVIEW_CHANNEL => cache.invalidate_projection("interviews"),
             None if channel == PERSON_CHANNEL => cache.invalidate_projection("people"),
+            None if channel == SCHEDULE_CHANNEL => cache.invalidate_projection("schedules"),
             None => {}
         }
     }
@@ -264,6 +276,8 @@ mod tests {
         dispatch(&out, INTERVIEW_CHANNEL, &id.to_string());
         dispatch(&out, INTERVIEW_CHANNEL, "not a uuid");
         dispatch(&out, PERSON_CHANNEL, &id.to_string());
+        dispatch(&out, SCHEDULE_CHANNEL, &format!(" {id}\n"));
+        dispatch(&out, SCHEDULE_CHANNEL, "");
         dispatch(
             &out,
             PROJECTION_CHANNEL,
@@ -277,6 +291,7 @@ mod tests {
         dispatch(&out, PROJECTION_CHANNEL, "{");
         assert_eq!(rx.try_recv().ok(), Some(Notice::InterviewChanged(id)));
         assert_eq!(rx.try_recv().ok(), Some(Notice::PersonChanged(id)));
+        assert_eq!(rx.try_recv().ok(), Some(Notice::ScheduleChanged(id)));
         assert_eq!(
             rx.try_recv().ok(),
             Some(Notice::Projection(ProjectionNotice {
@@ -299,6 +314,7 @@ mod tests {
         cache.switch_on(HashMap::from([
             ("people".to_owned(), Position::new(3, 0)),
             ("interviews".to_owned(), Position::new(4, 0)),
+            ("schedules".to_owned(), Position::new(5, 0)),
         ]));
         let (out, _rx) = out(Some(cache.clone()));
         assert!(cache.caught_up(Position::new(3, 0)));

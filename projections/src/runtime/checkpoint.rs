@@ -157,15 +157,17 @@ pub(crate) struct Changes<'a> {
     pub interviews: &'a [uuid::Uuid],
     /// People whose row changed ([`crate::PERSON_CHANNEL`]).
     pub people: &'a [uuid::Uuid],
+    /// People whose schedule changed ([`crate::SCHEDULE_CHANNEL`]).
+    pub schedules: &'a [uuid::Uuid],
     /// A rebuild swapped the projection's tables in: anything of it may have changed.
     pub swapped: bool,
 }
 
 /// Sends the batch's notifications (delivered when the surrounding transaction commits),
 /// in one statement and in a fixed order: each changed interview, each changed person,
-/// then the position on [`crate::PROJECTION_CHANNEL`]. PostgreSQL delivers one
-/// transaction's notifications together and in the order sent, so a listener that has
-/// seen the position has seen the changes before it.
+/// each changed schedule, then the position on [`crate::PROJECTION_CHANNEL`]. PostgreSQL
+/// delivers one transaction's notifications together and in the order sent, so a
+/// listener that has seen the position has seen the changes before it.
 pub(crate) async fn notify(
     conn: &mut PgConnection,
     name: &str,
@@ -181,12 +183,13 @@ pub(crate) async fn notify(
     if changes.swapped {
         payload["swapped"] = serde_json::Value::Bool(true);
     }
-    let count = changes.interviews.len() + changes.people.len() + 1;
+    let count = changes.interviews.len() + changes.people.len() + changes.schedules.len() + 1;
     let mut channels = Vec::with_capacity(count);
     let mut payloads = Vec::with_capacity(count);
     for (channel, ids) in [
         (crate::INTERVIEW_CHANNEL, changes.interviews),
         (crate::PERSON_CHANNEL, changes.people),
+        (crate::SCHEDULE_CHANNEL, changes.schedules),
     ] {
         for id in ids {
             channels.push(channel);

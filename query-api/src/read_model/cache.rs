@@ -1,6 +1,7 @@
-//! An in-process cache of read-model rows by id (`rm.interviews`, `rm.people`), kept
-//! fresh by the projector's notifications, so that a hot `interview(id)` never leaves
-//! the process.
+//! An in-process cache of read-model rows by id (`rm.interviews`, `rm.people`, and each
+//! person's whole schedule: `rm.schedule_owners`, `rm.availability_windows`,
+//! `rm.bookings`), kept fresh by the projector's notifications, so that a hot
+//! `interview(id)` or `availability(...)` never leaves the process.
 //!
 //! Rules, each one a way the cache could otherwise serve a row the projector has replaced:
 //! - The notification listener ([`crate::notify`]) applies every invalidation itself, in
@@ -21,12 +22,12 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use infra::Position;
 use uuid::Uuid;
 
-use super::{InterviewRow, PersonRow};
+use super::{InterviewRow, PersonRow, PersonSchedule};
 
 /// How many rows each table of the cache may hold; 0 turns that table off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub struct CacheCapacity {
     pub interviews: usize,
     /// `rm.people` rows (default 100,000).
     pub people: usize,
+    /// People's whole schedules (owner row, windows and bookings; default 20,000).
+    pub schedules: usize,
 }
 
 impl Default for CacheCapacity {
@@ -42,6 +45,7 @@ impl Default for CacheCapacity {
         CacheCapacity {
             interviews: 100_000,
             people: 100_000,
+            schedules: 20_000,
         }
     }
 }
@@ -51,6 +55,7 @@ impl CacheCapacity {
     pub const OFF: CacheCapacity = CacheCapacity {
         interviews: 0,
         people: 0,
+        schedules: 0,
     };
 }
 
@@ -58,8 +63,8 @@ impl CacheCapacity {
 pub const STRIPES: usize = 1024;
 
 /// The projections whose rows the cache holds: a waiter for a position needs the
-/// listener to have heard these reach it.
-const SOURCES: [&str; 2] = ["interviews", "people"];
+/// listener to have heard these reach it (those whose table is not off).
+const SOURCES: [&str; 3] = ["interviews", "people", "schedules"];
 
 /// A row the cache can hold.
 pub(crate) trait Cached: Clone {
@@ -75,6 +80,12 @@ impl Cached for InterviewRow {
 impl Cached for PersonRow {
     fn key(&self) -> Uuid {
         self.id
+    }
+}
+
+impl Cached for Arc<PersonSchedule> {
+    fn key(&self) -> Uuid {
+        self.person_id
     }
 }
 
@@ -290,6 +301,10 @@ impl<V: Cached> Table<V> {
         state.order = VecDeque::new();
     }
 
+    fn is_on(&self) -> bool {
+        self.capacity > 0 && self.read().on
+    }
+
     fn stats(&self) -> TableStats {
         TableStats {
             hits: self.hits.load(Ordering::Relaxed),
@@ -321,11 +336,12 @@ fn evict_one<V>(state: &mut State<V>) -> bool {
     false
 }
 
-/// The cache of `rm.interviews` and `rm.people` rows by id. Off until the notification
-/// listener turns it on.
+/// The cache of `rm.interviews` and `rm.people` rows by id, and of whole schedules by
+/// person id. Off until the notification listener turns it on.
 pub struct RowCache {
     interviews: Table<InterviewRow>,
     people: Table<PersonRow>,
+    schedules: Table<Arc<PersonSchedule>>,
     /// The position each projection is at as far as the listener knows: from the
     /// checkpoints when it (re)connected, then from every `il_projection` notice.
     heard: Mutex<HashMap<String, Position>>,
@@ -336,6 +352,7 @@ impl fmt::Debug for RowCache {
         f.debug_struct("RowCache")
             .field("interviews", &self.interviews.stats())
             .field("people", &self.people.stats())
+            .field("schedules", &self.schedules.stats())
             .finish_non_exhaustive()
     }
 }
@@ -346,13 +363,14 @@ impl RowCache {
         RowCache {
             interviews: Table::new(capacity.interviews),
             people: Table::new(capacity.people),
+            schedules: Table::new(capacity.schedules),
             heard: Mutex::new(HashMap::new()),
         }
     }
 
     /// Whether it serves rows now (the listener is listening).
     pub fn is_on(&self) -> bool {
-        self.interviews.read().on || self.people.read().on
+        self.interviews.read().on || self.people.read().on || self.schedules.read().on
     }
 
     /// Turns it on, empty, knowing the projections to be at `positions` (read from the
@@ -361,12 +379,14 @@ impl RowCache {
         *self.heard.lock().unwrap_or_else(PoisonError::into_inner) = positions;
         self.interviews.reset(Some(true));
         self.people.reset(Some(true));
+        self.schedules.reset(Some(true));
     }
 
     /// Turns it off and empties it: notifications may be missed from now on.
     pub fn switch_off(&self) {
         self.interviews.reset(Some(false));
         self.people.reset(Some(false));
+        self.schedules.reset(Some(false));
         self.heard
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -377,6 +397,7 @@ impl RowCache {
     pub fn clear(&self) {
         self.interviews.reset(None);
         self.people.reset(None);
+        self.schedules.reset(None);
     }
 
     /// The interview `id` changed.
@@ -389,11 +410,17 @@ impl RowCache {
         self.people.invalidate(id);
     }
 
+    /// The schedule (owner row, windows or bookings) of person `id` changed.
+    pub fn invalidate_schedule(&self, id: Uuid) {
+        self.schedules.invalidate(id);
+    }
+
     /// Every row of projection `name` may have changed (its tables were swapped).
     pub fn invalidate_projection(&self, name: &str) {
         match name {
             "interviews" => self.interviews.reset(None),
             "people" => self.people.reset(None),
+            "schedules" => self.schedules.reset(None),
             _ => {}
         }
     }
@@ -418,10 +445,17 @@ impl RowCache {
         if !self.is_on() {
             return true;
         }
+        let held = [
+            self.interviews.capacity,
+            self.people.capacity,
+            self.schedules.capacity,
+        ];
         let heard = self.heard.lock().unwrap_or_else(PoisonError::into_inner);
         SOURCES
             .iter()
-            .all(|name| heard.get(*name).is_some_and(|p| *p >= target))
+            .zip(held)
+            .filter(|(_, capacity)| *capacity > 0)
+            .all(|(name, _)| heard.get(*name).is_some_and(|p| *p >= target))
     }
 
     /// Counters of the interviews table.
@@ -432,6 +466,27 @@ impl RowCache {
     /// Counters of the people table.
     pub fn people_stats(&self) -> TableStats {
         self.people.stats()
+    }
+
+    /// Counters of the schedules table (one entry per person).
+    pub fn schedule_stats(&self) -> TableStats {
+        self.schedules.stats()
+    }
+
+    /// Whether schedules are served from memory now (otherwise a read of schedules is
+    /// better off asking the database for the query's range only).
+    pub fn caches_schedules(&self) -> bool {
+        self.schedules.is_on()
+    }
+
+    /// Like [`RowCache::lookup_interviews`], for whole schedules by person id.
+    pub fn lookup_schedules(&self, ids: &[Uuid]) -> Lookup<Arc<PersonSchedule>> {
+        self.schedules.lookup(ids)
+    }
+
+    /// Like [`RowCache::fill_interviews`], for whole schedules.
+    pub fn fill_schedules(&self, ticket: Ticket, rows: &[Arc<PersonSchedule>]) {
+        self.schedules.fill(ticket, rows);
     }
 
     /// The interviews of `ids` held, the ids to read, and the ticket to put what is
@@ -487,6 +542,7 @@ mod tests {
         let cache = RowCache::new(CacheCapacity {
             interviews: capacity,
             people: capacity,
+            schedules: capacity,
         });
         cache.switch_on(HashMap::new());
         cache

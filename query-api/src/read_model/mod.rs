@@ -26,7 +26,7 @@ pub use interviews::{
     CompetencyRow, FeedbackRow, InterviewCursor, InterviewFilter, InterviewRow, SortOrder,
 };
 pub use people::{PersonCursor, PersonRow};
-pub use schedules::{BookingRow, ScheduleRows, WindowRow};
+pub use schedules::{BookingRow, PersonSchedule, ScheduleRows, WindowRow};
 pub use transcripts::{HitCursor, HitRow, SegmentRow};
 
 /// A read-model query failed.
@@ -51,7 +51,8 @@ pub enum ReadModelError {
 }
 
 /// The read-model database, with a counter of statements sent, and optionally a
-/// [`RowCache`] in front of the reads by id (`interviews_by_ids`, `people_by_ids`).
+/// [`RowCache`] in front of the reads by id (`interviews_by_ids`, `people_by_ids`) and
+/// of the schedules (`schedules`).
 #[derive(Clone, Debug)]
 pub struct ReadModel {
     pool: PgPool,

@@ -1,8 +1,14 @@
 //! `rm.schedule_owners`, `rm.availability_windows`, `rm.bookings`.
+//!
+//! With the row cache on, a person's whole schedule (whether they declared availability,
+//! every window, every booking) is read once, in one statement, kept by person id until
+//! the projector says it changed, and cut to each query's range in memory exactly as the
+//! range query would cut it. Without it, one statement reads the range of everyone asked.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use super::{ReadModel, ReadModelError, sql};
@@ -32,58 +38,338 @@ pub struct BookingRow {
 }
 
 /// The schedules of some people around a time range.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScheduleRows {
     /// People who ever declared availability (the others are free at any time).
     pub declared: HashSet<Uuid>,
     /// Windows overlapping the range, by person then start.
     pub windows: Vec<WindowRow>,
-    /// Bookings overlapping the range, by person then start.
+    /// Bookings overlapping the range, by person then start (then interview).
     pub bookings: Vec<BookingRow>,
 }
 
+/// One interval of a cached schedule: `[start, end)`, and the interview for a booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    interview: Uuid,
+}
+
+/// Spans sorted by `(start, interview)`, with the longest one's length, so that those
+/// overlapping a range are found by binary search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Spans {
+    spans: Vec<Span>,
+    /// The largest `end - start`, at least zero.
+    longest: TimeDelta,
+}
+
+impl Spans {
+    fn new(mut spans: Vec<Span>) -> Self {
+        spans.sort_unstable_by_key(|s| (s.start, s.interview));
+        let longest = spans
+            .iter()
+            .map(|s| s.end - s.start)
+            .fold(TimeDelta::zero(), TimeDelta::max);
+        Spans { spans, longest }
+    }
+
+    /// The spans with `start < to AND end > from` (the SQL's filter), in order. A span
+    /// starting at or before `from - longest` ends at or before `from`, so the search
+    /// starts after those.
+    fn overlapping(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Iterator<Item = &Span> + '_ {
+        let first = match from.checked_sub_signed(self.longest) {
+            Some(earliest) => self.spans.partition_point(|s| s.start <= earliest),
+            None => 0,
+        };
+        self.spans[first..]
+            .iter()
+            .take_while(move |s| s.start < to)
+            .filter(move |s| s.end > from)
+    }
+}
+
+/// A person's whole schedule, as the row cache holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonSchedule {
+    /// Whose.
+    pub person_id: Uuid,
+    /// Ever declared availability.
+    pub declared: bool,
+    windows: Spans,
+    bookings: Spans,
+}
+
+impl ScheduleRows {
+    /// What the range query would answer for `[from, to)`, from whole schedules sorted by
+    /// person id (each person once).
+    fn within(held: &[Arc<PersonSchedule>], from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        let mut rows = ScheduleRows::default();
+        for s in held {
+            let person_id = s.person_id;
+            if s.declared {
+                rows.declared.insert(person_id);
+            }
+            rows.windows
+                .extend(s.windows.overlapping(from, to).map(|w| WindowRow {
+                    person_id,
+                    start_at: w.start,
+                    end_at: w.end,
+                }));
+            rows.bookings
+                .extend(s.bookings.overlapping(from, to).map(|b| BookingRow {
+                    person_id,
+                    interview_id: b.interview,
+                    start_at: b.start,
+                    end_at: b.end,
+                }));
+        }
+        rows
+    }
+}
+
+/// One row of the schedule statements: what it is, whose, and its interval.
+type Part = (
+    i16,
+    Uuid,
+    Option<Uuid>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+const DECLARED: i16 = 0;
+const WINDOW: i16 = 1;
+const BOOKING: i16 = 2;
+
+/// Owners who declared availability, windows and bookings of `$1` in one statement, each
+/// part filtered further by `$range` (the query's range, or nothing).
+macro_rules! schedule_sql {
+    ($range:literal) => {
+        concat!(
+            "SELECT 0::int2, person_id, NULL::uuid, NULL::timestamptz, NULL::timestamptz \
+             FROM rm.schedule_owners WHERE person_id = ANY($1) AND declared_availability \
+             UNION ALL \
+             SELECT 1::int2, person_id, NULL::uuid, start_at, end_at \
+             FROM rm.availability_windows WHERE person_id = ANY($1)",
+            $range,
+            " UNION ALL \
+             SELECT 2::int2, person_id, interview_id, start_at, end_at \
+             FROM rm.bookings WHERE person_id = ANY($1)",
+            $range
+        )
+    };
+}
+
+const WHOLE_SQL: &str = schedule_sql!("");
+const RANGE_SQL: &str = schedule_sql!(" AND start_at < $3 AND end_at > $2");
+
+/// One row of a schedule statement, checked.
+enum Item {
+    /// The person declared availability.
+    Declared,
+    /// One of their windows.
+    Window(Span),
+    /// One of their bookings.
+    Booking(Span),
+}
+
+/// Checks one statement's rows and hands each to `each`, with whose it is.
+fn sort_out(parts: Vec<Part>, mut each: impl FnMut(Uuid, Item)) -> Result<(), ReadModelError> {
+    let null = |column: &'static str| ReadModelError::Unexpected {
+        column,
+        value: "NULL".into(),
+    };
+    for (kind, person, interview, start, end) in parts {
+        let span = |interview: Uuid| match (start, end) {
+            (Some(start), Some(end)) => Ok(Span {
+                start,
+                end,
+                interview,
+            }),
+            _ => Err(null("start_at")),
+        };
+        let item = match kind {
+            DECLARED => Item::Declared,
+            WINDOW => Item::Window(span(Uuid::nil())?),
+            BOOKING => Item::Booking(span(interview.ok_or_else(|| null("interview_id"))?)?),
+            other => {
+                return Err(ReadModelError::Unexpected {
+                    column: "kind",
+                    value: other.to_string(),
+                });
+            }
+        };
+        each(person, item);
+    }
+    Ok(())
+}
+
 impl ReadModel {
-    /// Availability and bookings of `people` that overlap `[from, to)`.
+    /// Availability and bookings of `people` that overlap `[from, to)`: from the row
+    /// cache when it serves schedules (reading the whole schedules of those it does not
+    /// hold, which then go into it), else from the database for that range only.
     pub async fn schedules(
         &self,
         people: &[Uuid],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<ScheduleRows, ReadModelError> {
-        let declared: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT person_id FROM rm.schedule_owners \
-             WHERE person_id = ANY($1) AND declared_availability",
-        )
-        .bind(people)
-        .fetch_all(self.db())
-        .await
-        .map_err(sql("schedule_owners"))?;
-        let windows = sqlx::query_as(
-            "SELECT person_id, start_at, end_at FROM rm.availability_windows \
-             WHERE person_id = ANY($1) AND start_at < $3 AND end_at > $2 \
-             ORDER BY person_id, start_at",
-        )
-        .bind(people)
-        .bind(from)
-        .bind(to)
-        .fetch_all(self.db())
-        .await
-        .map_err(sql("availability_windows"))?;
-        let bookings = sqlx::query_as(
-            "SELECT person_id, interview_id, start_at, end_at FROM rm.bookings \
-             WHERE person_id = ANY($1) AND start_at < $3 AND end_at > $2 \
-             ORDER BY person_id, start_at, interview_id",
-        )
-        .bind(people)
-        .bind(from)
-        .bind(to)
-        .fetch_all(self.db())
-        .await
-        .map_err(sql("bookings"))?;
-        Ok(ScheduleRows {
-            declared: declared.into_iter().collect(),
-            windows,
-            bookings,
-        })
+        let cache = match self.cache() {
+            Some(cache) if cache.caches_schedules() => cache,
+            _ => return self.select_schedules(people, from, to).await,
+        };
+        let mut ids = people.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let lookup = cache.lookup_schedules(&ids);
+        let mut held = lookup.found;
+        if !lookup.missing.is_empty() {
+            let read = self.whole_schedules(&lookup.missing).await?;
+            cache.fill_schedules(lookup.ticket, &read);
+            held.extend(read);
+        }
+        held.sort_unstable_by_key(|s| s.person_id);
+        Ok(ScheduleRows::within(&held, from, to))
+    }
+
+    /// The whole schedule of each of `ids` (each once; empty for someone unknown), read
+    /// in one statement.
+    pub async fn whole_schedules(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<Vec<Arc<PersonSchedule>>, ReadModelError> {
+        let parts: Vec<Part> = sqlx::query_as(WHOLE_SQL)
+            .bind(ids)
+            .fetch_all(self.db())
+            .await
+            .map_err(sql("whole_schedules"))?;
+        let mut by_person: HashMap<Uuid, (bool, Vec<Span>, Vec<Span>)> = ids
+            .iter()
+            .map(|id| (*id, (false, Vec::new(), Vec::new())))
+            .collect();
+        sort_out(parts, |person, item| {
+            let Some(entry) = by_person.get_mut(&person) else {
+                return;
+            };
+            match item {
+                Item::Declared => entry.0 = true,
+                Item::Window(span) => entry.1.push(span),
+                Item::Booking(span) => entry.2.push(span),
+            }
+        })?;
+        Ok(by_person
+            .into_iter()
+            .map(|(person_id, (declared, windows, bookings))| {
+                Arc::new(PersonSchedule {
+                    person_id,
+                    declared,
+                    windows: Spans::new(windows),
+                    bookings: Spans::new(bookings),
+                })
+            })
+            .collect())
+    }
+
+    /// The range's rows of `people` straight from the database, in one statement.
+    pub async fn select_schedules(
+        &self,
+        people: &[Uuid],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<ScheduleRows, ReadModelError> {
+        let parts: Vec<Part> = sqlx::query_as(RANGE_SQL)
+            .bind(people)
+            .bind(from)
+            .bind(to)
+            .fetch_all(self.db())
+            .await
+            .map_err(sql("schedules"))?;
+        let mut rows = ScheduleRows::default();
+        sort_out(parts, |person_id, item| match item {
+            Item::Declared => {
+                rows.declared.insert(person_id);
+            }
+            Item::Window(s) => rows.windows.push(WindowRow {
+                person_id,
+                start_at: s.start,
+                end_at: s.end,
+            }),
+            Item::Booking(s) => rows.bookings.push(BookingRow {
+                person_id,
+                interview_id: s.interview,
+                start_at: s.start,
+                end_at: s.end,
+            }),
+        })?;
+        // The order the range query's `ORDER BY` gave.
+        rows.windows
+            .sort_unstable_by_key(|w| (w.person_id, w.start_at, w.end_at));
+        rows.bookings
+            .sort_unstable_by_key(|b| (b.person_id, b.start_at, b.interview_id));
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 3, 1, 0, 0, 0)
+            .single()
+            .map(|d| d + TimeDelta::hours(h))
+            .expect("valid")
+    }
+
+    fn span(a: i64, b: i64, n: u128) -> Span {
+        Span {
+            start: at(a),
+            end: at(b),
+            interview: Uuid::from_u128(n),
+        }
+    }
+
+    /// The filter the SQL applies, over every span.
+    fn naive(spans: &[Span], from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Span> {
+        let mut out: Vec<Span> = spans
+            .iter()
+            .filter(|s| s.start < to && s.end > from)
+            .copied()
+            .collect();
+        out.sort_unstable_by_key(|s| (s.start, s.interview));
+        out
+    }
+
+    #[test]
+    fn the_search_finds_what_the_filter_finds_at_every_edge() {
+        // Overlapping, long, touching, empty and inverted spans.
+        let all = vec![
+            span(0, 100, 1),
+            span(10, 12, 2),
+            span(12, 14, 3),
+            span(12, 13, 4),
+            span(20, 20, 5),
+            span(30, 25, 6),
+            span(40, 48, 7),
+            span(47, 49, 8),
+        ];
+        let spans = Spans::new(all.clone());
+        for a in -2..110 {
+            for len in [1, 2, 5, 24, 200] {
+                let (from, to) = (at(a), at(a + len));
+                let found: Vec<Span> = spans.overlapping(from, to).copied().collect();
+                assert_eq!(found, naive(&all, from, to), "[{a}, {})", a + len);
+            }
+        }
+        let empty = Spans::new(vec![]);
+        assert_eq!(empty.overlapping(at(0), at(1)).count(), 0);
+        let far = DateTime::<Utc>::MIN_UTC;
+        assert_eq!(spans.overlapping(far, at(1)).count(), 1);
     }
 }

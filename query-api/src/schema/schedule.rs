@@ -2,8 +2,6 @@
 //! someone who never declared any) minus bookings; common free time is its intersection
 //! over several people.
 
-use std::collections::HashMap;
-
 use async_graphql::SimpleObject;
 use chrono::{DateTime as UtcTime, TimeDelta, Utc};
 use domain::TimeRange;
@@ -79,9 +77,7 @@ pub(crate) async fn schedule(
     check_range(from, to, MAX_SCHEDULE_DAYS)?;
     let within = range(from, to)?;
     let rows = read_model.schedules(&[person_id], from, to).await?;
-    let free = free_by_person(&rows, &[person_id], within)
-        .remove(&person_id)
-        .unwrap_or_default();
+    let free = free_of(&rows, person_id, within);
     Ok(Schedule {
         person_id,
         availability: rows
@@ -146,12 +142,20 @@ pub(crate) async fn availability(
     }
     let within = range(q.from, q.to)?;
     let rows = read_model.schedules(&people, q.from, q.to).await?;
-    let mut free = free_by_person(&rows, &people, within);
-    let common = people
-        .iter()
-        .map(|p| free.remove(p).unwrap_or_default())
-        .reduce(|a, b| intersect(&a, &b))
-        .unwrap_or_default();
+    let mut common: Option<Vec<TimeRange>> = None;
+    for person in &people {
+        let free = free_of(&rows, *person, within);
+        let now = match common {
+            None => free,
+            Some(before) => intersect(&before, &free),
+        };
+        let nobody_free = now.is_empty();
+        common = Some(now);
+        if nobody_free {
+            break;
+        }
+    }
+    let common = common.unwrap_or_default();
     let min = TimeDelta::minutes(i64::from(q.duration_minutes));
     Ok(common
         .into_iter()
@@ -161,45 +165,54 @@ pub(crate) async fn availability(
         .collect())
 }
 
-/// Free time of each of `people` within `within`, sorted and disjoint.
-fn free_by_person(
-    rows: &ScheduleRows,
-    people: &[Uuid],
-    within: TimeRange,
-) -> HashMap<Uuid, Vec<TimeRange>> {
-    let mut free: HashMap<Uuid, Vec<TimeRange>> = people
+/// Free time of `person` within `within`: their declared windows (or all of `within`,
+/// if they never declared any) minus their bookings; sorted, disjoint, not touching.
+fn free_of(rows: &ScheduleRows, person: Uuid, within: TimeRange) -> Vec<TimeRange> {
+    let mut free: Vec<TimeRange> = if rows.declared.contains(&person) {
+        rows.windows
+            .iter()
+            .filter(|w| w.person_id == person)
+            .filter_map(|w| TimeRange::new(w.start_at, w.end_at).ok())
+            .filter_map(|w| w.intersection(&within))
+            .collect()
+    } else {
+        vec![within]
+    };
+    normalize(&mut free);
+    let mut booked: Vec<TimeRange> = rows
+        .bookings
         .iter()
-        .map(|p| {
-            let base = if rows.declared.contains(p) {
-                Vec::new()
-            } else {
-                vec![within]
-            };
-            (*p, base)
-        })
+        .filter(|b| b.person_id == person)
+        .filter_map(|b| TimeRange::new(b.start_at, b.end_at).ok())
         .collect();
-    for w in &rows.windows {
-        if !rows.declared.contains(&w.person_id) {
-            continue;
+    if booked.is_empty() {
+        return free;
+    }
+    normalize(&mut booked);
+    subtract_all(&free, &booked)
+}
+
+/// `free` minus `booked`, both sorted, disjoint and not touching, in one sweep.
+fn subtract_all(free: &[TimeRange], booked: &[TimeRange]) -> Vec<TimeRange> {
+    let mut out = Vec::with_capacity(free.len() + booked.len());
+    let mut first = 0;
+    for f in free {
+        // Bookings over before this range are over before the next ones too.
+        while booked.get(first).is_some_and(|b| b.end() <= f.start()) {
+            first += 1;
         }
-        let clipped = TimeRange::new(w.start_at, w.end_at)
-            .ok()
-            .and_then(|r| r.intersection(&within));
-        if let (Some(r), Some(list)) = (clipped, free.get_mut(&w.person_id)) {
-            list.push(r);
+        let mut start = f.start();
+        for b in booked[first..].iter().take_while(|b| b.start() < f.end()) {
+            if let Ok(piece) = TimeRange::new(start, b.start()) {
+                out.push(piece);
+            }
+            start = start.max(b.end());
+        }
+        if let Ok(piece) = TimeRange::new(start, f.end()) {
+            out.push(piece);
         }
     }
-    for b in &rows.bookings {
-        let (Ok(booked), Some(list)) = (
-            TimeRange::new(b.start_at, b.end_at),
-            free.get_mut(&b.person_id),
-        ) else {
-            continue;
-        };
-        *list = list.iter().flat_map(|f| f.subtract(&booked)).collect();
-    }
-    free.values_mut().for_each(normalize);
-    free
+    out
 }
 
 /// Sorts and merges overlapping or touching ranges.
@@ -257,6 +270,39 @@ mod tests {
             intersect(&a, &b),
             vec![r(9, 10), r(11, 12), r(13, 14), r(17, 18)]
         );
+    }
+
+    /// What booking by booking subtraction, then merging, gives.
+    fn subtract_one_by_one(free: &[TimeRange], booked: &[TimeRange]) -> Vec<TimeRange> {
+        let mut left = free.to_vec();
+        for b in booked {
+            left = left.iter().flat_map(|f| f.subtract(b)).collect();
+        }
+        normalize(&mut left);
+        left
+    }
+
+    #[test]
+    fn the_sweep_subtracts_like_one_booking_at_a_time() {
+        let free = [r(1, 3), r(4, 9), r(10, 12), r(14, 20)];
+        let cases: [&[TimeRange]; 7] = [
+            &[],
+            &[r(0, 1), r(3, 4), r(20, 22)],
+            &[r(0, 2), r(5, 6), r(6, 7), r(8, 11)],
+            &[r(2, 15)],
+            &[r(4, 9), r(11, 12), r(13, 23)],
+            &[r(1, 2), r(2, 3), r(9, 10), r(15, 16), r(17, 18)],
+            &[r(0, 23)],
+        ];
+        for booked in cases {
+            let mut merged = booked.to_vec();
+            normalize(&mut merged);
+            assert_eq!(
+                subtract_all(&free, &merged),
+                subtract_one_by_one(&free, booked),
+                "{booked:?}"
+            );
+        }
     }
 
     #[test]

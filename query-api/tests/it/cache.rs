@@ -341,6 +341,7 @@ async fn the_cache_holds_no_more_than_its_capacity_and_off_reads_through() {
         CacheCapacity {
             interviews: 2,
             people: 3,
+            schedules: 0,
         },
     );
     small.listening().await;

@@ -12,6 +12,7 @@ mod live;
 mod people;
 mod scenario;
 mod schedule;
+mod schedule_cache;
 mod server;
 mod transcripts;
 mod world;
