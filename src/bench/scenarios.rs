@@ -261,13 +261,24 @@ struct Probe {
     target: Arc<Target>,
     stats: Arc<Mutex<Stats>>,
     permits: Arc<Semaphore>,
+    /// Every `every`-th 2xx answer is probed.
+    every: u64,
+    seen: std::sync::atomic::AtomicU64,
 }
+
+/// Probes per second aimed at: enough for a p99 over a 10 s window (1,000 samples), few
+/// enough that the probes' own reads do not load the system they measure.
+const PROBES_PER_SECOND: f64 = 100.0;
 
 /// Probes in flight at most.
 const PROBES: u32 = 512;
 
 impl AfterCommand for Probe {
     fn committed(&self, position: String, at: Instant) {
+        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % self.every != 0 {
+            return;
+        }
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             if let Ok(mut s) = self.stats.lock() {
                 s.count("probe_skipped");
@@ -304,7 +315,8 @@ const LAG_BUDGET: Duration = Duration::from_millis(100);
 /// Paced clients in `lag` at most.
 const MAX_LAG_CLIENTS: usize = 400;
 
-/// `lag`: commands at a fixed rate; each 2xx answer is followed by a read that waits for it.
+/// `lag`: commands at a fixed rate; a sample of the 2xx answers (about 100 a second) is
+/// each followed by a read that waits for it.
 pub async fn lag(args: &BenchArgs, target: &Target) -> anyhow::Result<LagResult> {
     // Enough paced clients that each has LAG_BUDGET per command: the rate holds as long
     // as commands answer within it, instead of one slow answer delaying a client's next
@@ -326,6 +338,8 @@ pub async fn lag(args: &BenchArgs, target: &Target) -> anyhow::Result<LagResult>
         }),
         stats: Arc::new(Mutex::new(Stats::new())),
         permits: Arc::new(Semaphore::new(PROBES as usize)),
+        every: (args.rate / PROBES_PER_SECOND).ceil().max(1.0) as u64,
+        seen: std::sync::atomic::AtomicU64::new(0),
     });
     let cs = clients(
         target,
