@@ -192,7 +192,14 @@ impl CommandApi {
                 }
             }
         });
-        let served = axum::serve(self.listener, self.router)
+        // Answers go out at once: without TCP_NODELAY a response written in two parts
+        // waits for the client's delayed ACK (tens of milliseconds).
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         purge.abort();

@@ -583,7 +583,7 @@ impl EventStore for PgEventStore {
                     // it may end without notifying anyone, so look again shortly, or at
                     // once when another append is announced.
                     let wait = backoff;
-                    backoff = (backoff * 2).min(Duration::from_millis(20));
+                    backoff = (backoff * 2).min(Duration::from_millis(10));
                     wait
                 } else {
                     // Everything committed is read; the next append notifies. A lost

@@ -147,7 +147,14 @@ impl QueryApi {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), QueryApiError> {
         let token = self.shutdown.clone();
-        let result = axum::serve(self.listener, self.router)
+        // Answers go out at once: without TCP_NODELAY a response written in two parts
+        // waits for the client's delayed ACK (tens of milliseconds).
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        let result = axum::serve(listener, self.router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 token.cancel();

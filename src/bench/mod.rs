@@ -109,6 +109,7 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<()> {
         .no_proxy()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(args.clients.max(8) * 2)
+        .tcp_nodelay(true)
         .build()
         .context("cannot build the HTTP client")?;
     let esdb = global
