@@ -276,7 +276,7 @@ const PROBES: u32 = 512;
 impl AfterCommand for Probe {
     fn committed(&self, position: String, at: Instant) {
         let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n % self.every != 0 {
+        if !n.is_multiple_of(self.every) {
             return;
         }
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
