@@ -97,17 +97,8 @@ impl Streams {
         init: S,
         evolve: fn(S, &E) -> S,
     ) -> Result<Loaded<S>, ApiError> {
-        let cached = self.lock().get(&stream).cloned();
-        if let Some(entry) = cached.and_then(|e| e.downcast::<Entry<S>>().ok()) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Loaded {
-                stream,
-                state: entry.state.clone(),
-                version: entry.version,
-                position: entry.position,
-                recent: entry.recent.clone(),
-                from_memory: true,
-            });
+        if let Some(Some(loaded)) = self.remembered(&stream) {
+            return Ok(loaded);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         self.load_fresh(stream, init, evolve).await
@@ -144,20 +135,8 @@ impl Streams {
         stream: String,
         init: S,
     ) -> Option<Loaded<S>> {
-        let cached = self.lock().get(&stream).cloned();
-        match cached {
-            Some(entry) => {
-                let entry = entry.downcast::<Entry<S>>().ok()?;
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                Some(Loaded {
-                    stream,
-                    state: entry.state.clone(),
-                    version: entry.version,
-                    position: entry.position,
-                    recent: entry.recent.clone(),
-                    from_memory: true,
-                })
-            }
+        match self.remembered(&stream) {
+            Some(known) => known,
             None => {
                 self.assumed.fetch_add(1, Ordering::Relaxed);
                 Some(Loaded {
@@ -170,6 +149,27 @@ impl Streams {
                 })
             }
         }
+    }
+
+    /// What this process remembers of `stream`: `None` when nothing, `Some(None)` when
+    /// the memory holds another type.
+    fn remembered<S: Clone + Send + Sync + 'static>(
+        &self,
+        stream: &str,
+    ) -> Option<Option<Loaded<S>>> {
+        let entry = self.lock().get(stream).cloned()?;
+        let Ok(entry) = entry.downcast::<Entry<S>>() else {
+            return Some(None);
+        };
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(Some(Loaded {
+            stream: stream.to_owned(),
+            state: entry.state.clone(),
+            version: entry.version,
+            position: entry.position,
+            recent: entry.recent.clone(),
+            from_memory: true,
+        }))
     }
 
     /// Counts a refusal decided on memory, confirmed by reading again.

@@ -128,6 +128,12 @@ async fn health_metrics_and_openapi_are_served() {
         text.contains("command_api_request_duration_seconds_bucket"),
         "{text}"
     );
+    // The registration took its new stream to be empty and remembered it.
+    assert!(
+        text.contains("command_api_stream_loads_total{source=\"assumed_new\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("command_api_streams_remembered 1"), "{text}");
     let doc = app.get("/openapi.json").await;
     for path in [
         "/people",
