@@ -437,14 +437,16 @@ impl EventStore for PgEventStore {
         // `Any` can lose a race for the next version to a concurrent writer; it then simply
         // takes the version after. Bounded, so a pathological hot stream still answers.
         let mut attempts = 0;
+        let mut events = events;
         loop {
             attempts += 1;
             let part = StreamAppend {
                 stream_id: stream_id.to_owned(),
                 expected,
-                events: events.clone(),
+                events,
             };
-            match self.committer.append(vec![part]).await {
+            let answer = self.committer.append(vec![part]).await;
+            match answer.result {
                 Ok(Outcome::Done(mut results)) => {
                     return results
                         .pop()
@@ -453,6 +455,12 @@ impl EventStore for PgEventStore {
                 Ok(Outcome::Refused(_)) | Err(Failure::KeyTaken) => {}
                 Err(Failure::Store(e)) => return Err(e),
             }
+            events = answer
+                .appends
+                .into_iter()
+                .next()
+                .map(|a| a.events)
+                .ok_or_else(|| StoreError::Other("an append was not handed back".into()))?;
             if let Some(result) = self.stored_retry(stream_id, expected, &events).await? {
                 return Ok(result);
             }
@@ -467,10 +475,22 @@ impl EventStore for PgEventStore {
         if appends.is_empty() {
             return Ok(Vec::new());
         }
-        let distinct: std::collections::HashSet<&str> =
-            appends.iter().map(|a| a.stream_id.as_str()).collect();
-        let outcome = if distinct.len() == appends.len() {
-            self.committer.append(appends.clone()).await
+        let distinct = appends
+            .iter()
+            .map(|a| a.stream_id.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            == appends.len();
+        let (appends, outcome) = if distinct {
+            let answer = self.committer.append(appends).await;
+            if answer.appends.is_empty() {
+                // The committer stopped before answering: nothing to look into.
+                return Err(match answer.result {
+                    Err(Failure::Store(e)) => e,
+                    _ => StoreError::Other("an append was not handed back".into()),
+                });
+            }
+            (answer.appends, answer.result)
         } else {
             // The same stream twice: each part must see the one before it, which one
             // statement cannot do; a transaction of one statement per part can.
@@ -489,7 +509,7 @@ impl EventStore for PgEventStore {
             {
                 self.wake_notifier.notify_one();
             }
-            outcome
+            (appends, outcome)
         };
         let failed = match outcome {
             Ok(Outcome::Done(results)) => return Ok(results),

@@ -88,7 +88,25 @@ pub(super) enum Failure {
 struct Job {
     appends: Vec<StreamAppend>,
     events: usize,
-    reply: oneshot::Sender<Result<Outcome, Failure>>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// The committer's answer to one command, with the command's appends handed back (so a
+/// caller can look into a refusal without having kept a copy).
+pub(super) struct Answer {
+    /// The appends as sent; empty only if the committer stopped without answering.
+    pub(super) appends: Vec<StreamAppend>,
+    /// What they came to.
+    pub(super) result: Result<Outcome, Failure>,
+}
+
+impl Job {
+    fn answer(self, result: Result<Outcome, Failure>) {
+        let _ = self.reply.send(Answer {
+            appends: self.appends,
+            result,
+        });
+    }
 }
 
 /// Handle on the committer task.
@@ -106,7 +124,7 @@ impl Committer {
     }
 
     /// Appends one command's streams, all or nothing. The streams must be distinct.
-    pub(super) async fn append(&self, appends: Vec<StreamAppend>) -> Result<Outcome, Failure> {
+    pub(super) async fn append(&self, appends: Vec<StreamAppend>) -> Answer {
         let (reply, answer) = oneshot::channel();
         let events = appends.iter().map(|a| a.events.len()).sum();
         let job = Job {
@@ -114,15 +132,19 @@ impl Committer {
             events,
             reply,
         };
-        if self.tx.send(job).await.is_err() {
-            return Err(Failure::Store(StoreError::Unavailable(
-                "the event store is shutting down".into(),
-            )));
+        if let Err(refused) = self.tx.send(job).await {
+            return Answer {
+                appends: refused.0.appends,
+                result: Err(Failure::Store(StoreError::Unavailable(
+                    "the event store is shutting down".into(),
+                ))),
+            };
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(Failure::Store(StoreError::Unavailable(
+        answer.await.unwrap_or_else(|_| Answer {
+            appends: Vec::new(),
+            result: Err(Failure::Store(StoreError::Unavailable(
                 "the event store's writer stopped before answering".into(),
-            )))
+            ))),
         })
     }
 }
@@ -208,7 +230,7 @@ async fn write(pool: &PgPool, jobs: Vec<Job>) -> bool {
             let mut wrote = false;
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 wrote |= matches!(outcome, Outcome::Done(_)) && job.events > 0;
-                let _ = job.reply.send(Ok(outcome));
+                job.answer(Ok(outcome));
             }
             wrote
         }
@@ -228,14 +250,14 @@ async fn write(pool: &PgPool, jobs: Vec<Job>) -> bool {
                         })
                     });
                 wrote |= matches!(result, Ok(Outcome::Done(_))) && job.events > 0;
-                let _ = job.reply.send(result);
+                job.answer(result);
             }
             wrote
         }
         Err(e) => {
             let kind = failure(e);
             for job in jobs {
-                let _ = job.reply.send(Err(match &kind {
+                job.answer(Err(match &kind {
                     Failure::KeyTaken => Failure::KeyTaken,
                     Failure::Store(StoreError::Unavailable(m)) => {
                         Failure::Store(StoreError::Unavailable(m.clone()))
