@@ -48,7 +48,7 @@ async fn seed(app: &mut TestApp) -> Seen {
     }
 }
 
-fn cache(app: &TestApp) -> &RowCache {
+pub(crate) fn cache(app: &TestApp) -> &RowCache {
     app.ctx
         .read_model()
         .cache()
@@ -68,7 +68,7 @@ async fn cost(app: &TestApp, id: Uuid) -> (u64, Value) {
 
 /// Waits until the listener has broadcast a notice matching `wanted` (so it has applied
 /// it to the cache: it does so before broadcasting).
-async fn heard(rx: &mut broadcast::Receiver<Notice>, wanted: impl Fn(&Notice) -> bool) {
+pub(crate) async fn heard(rx: &mut broadcast::Receiver<Notice>, wanted: impl Fn(&Notice) -> bool) {
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match rx.recv().await {
@@ -90,7 +90,8 @@ async fn sql(app: &TestApp, text: &str, id: Uuid) {
         .expect("statement");
 }
 
-async fn notify(app: &TestApp, channel: &str, payload: &str) {
+/// Sends a notice as the projector would.
+pub(crate) async fn notify(app: &TestApp, channel: &str, payload: &str) {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(channel)
         .bind(payload)

@@ -3,20 +3,17 @@
 //! every edge of the range.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::Role;
 use domain::interview::InterviewKind;
 use query_api::QueryContext;
 use query_api::notify::{Notice, PROJECTION_CHANNEL, SCHEDULE_CHANNEL};
-use query_api::read_model::{
-    BookingRow, CacheCapacity, ReadModel, RowCache, ScheduleRows, WindowRow,
-};
+use query_api::read_model::{BookingRow, CacheCapacity, ReadModel, ScheduleRows, WindowRow};
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::cache::{cache, heard, notify};
 use crate::harness::{TestApp, spawn};
 use crate::world::{Spec, t};
 
@@ -63,13 +60,6 @@ async fn seed(app: &mut TestApp) -> Vec<Uuid> {
     vec![ann, bob, cid]
 }
 
-fn cache(app: &TestApp) -> &RowCache {
-    app.ctx
-        .read_model()
-        .cache()
-        .expect("the context caches rows")
-}
-
 fn week(ids: &[Uuid]) -> Value {
     json!({ "ids": ids, "from": WEEK.0, "to": WEEK.1, "d": 60 })
 }
@@ -79,29 +69,6 @@ async fn cost(app: &TestApp, vars: Value) -> (u64, Value) {
     let before = app.ctx.read_model().statements();
     let data = app.data(AVAILABILITY, vars).await["availability"].clone();
     (app.ctx.read_model().statements() - before, data)
-}
-
-async fn heard(rx: &mut broadcast::Receiver<Notice>, wanted: impl Fn(&Notice) -> bool) {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match rx.recv().await {
-                Ok(n) if wanted(&n) => break,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => panic!("listener gone"),
-            }
-        }
-    })
-    .await
-    .expect("the notice in time");
-}
-
-async fn notify(app: &TestApp, channel: &str, payload: &str) {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(channel)
-        .bind(payload)
-        .execute(&app.pool)
-        .await
-        .expect("notify");
 }
 
 #[tokio::test]
