@@ -10,7 +10,9 @@ use sqlx::PgConnection;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::support::{Step, aggregate_id, array_literal, decode, next_version, version_i64};
+use crate::support::{
+    Step, aggregate_id, aggregate_ids, array_literal, decode, next_version, version_i64,
+};
 use crate::{Projection, ProjectionError};
 
 /// The `people` projection.
@@ -41,13 +43,7 @@ impl Projection for People {
     /// Every person with an event in the batch (a redelivery too: an extra notice only
     /// costs a cache miss).
     fn changed_people(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
-        let mut ids: Vec<Uuid> = events
-            .iter()
-            .filter_map(|e| aggregate_id(e, PREFIX).ok().flatten())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
+        aggregate_ids(events, PREFIX)
     }
 }
 

@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::support::{Step, aggregate_id, decode, next_version};
+use crate::support::{Step, aggregate_id, aggregate_ids, decode, next_version};
 use crate::{Projection, ProjectionError};
 
 /// The `schedules` projection.
@@ -46,13 +46,7 @@ impl Projection for Schedules {
     /// Every person with a schedule event in the batch (a redelivery too: an extra notice
     /// only costs a cache miss).
     fn changed_schedules(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
-        let mut ids: Vec<Uuid> = events
-            .iter()
-            .filter_map(|e| aggregate_id(e, PREFIX).ok().flatten())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
+        aggregate_ids(events, PREFIX)
     }
 }
 

@@ -41,6 +41,18 @@ pub(crate) fn aggregate_id(
         .map_err(|_| ProjectionError::poison(event, "stream name does not end in a UUID"))
 }
 
+/// The distinct ids of the aggregates with `prefix` that have events in `events` (for
+/// the runtime's change notices; a malformed stream name is the apply's poison to report).
+pub(crate) fn aggregate_ids(events: &[RecordedEvent], prefix: &str) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = events
+        .iter()
+        .filter_map(|e| aggregate_id(e, prefix).ok().flatten())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// What to do with an event given the version its row is at (0: no row yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {

@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::support::aggregate_id;
+use crate::support::{aggregate_id, aggregate_ids};
 use crate::{Projection, ProjectionError};
 
 use fold::{Changes, InterviewRow};
@@ -53,13 +53,7 @@ impl Projection for Interviews {
     }
 
     fn changed_interviews(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
-        let mut ids: Vec<Uuid> = events
-            .iter()
-            .filter_map(|e| aggregate_id(e, PREFIX).ok().flatten())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
+        aggregate_ids(events, PREFIX)
     }
 }
 
