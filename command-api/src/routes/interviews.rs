@@ -202,26 +202,7 @@ pub async fn schedule_interview(
                     Expect::NewStream,
                     &checks,
                     |s| interview::decide(s, cmd.clone()),
-                    |_before, after| {
-                        let Some(range) = after.time_range() else {
-                            return Vec::new();
-                        };
-                        after
-                            .participants()
-                            .into_iter()
-                            .map(|p| {
-                                (
-                                    p,
-                                    ScheduleCommand::Book {
-                                        person_id: p,
-                                        interview_id: id,
-                                        range,
-                                    },
-                                    Some(ScheduleCommand::Release { interview_id: id }),
-                                )
-                            })
-                            .collect()
-                    },
+                    book_all(id, Undo::Release),
                 )
                 .await;
                 match result {
@@ -271,39 +252,56 @@ pub async fn reschedule(
             Expect::Existing,
             &[],
             |s| interview::decide(s, cmd.clone()),
-            |before, after| {
-                let Some(range) = after.time_range() else {
-                    return Vec::new();
-                };
-                after
-                    .participants()
-                    .into_iter()
-                    .map(|p| {
-                        (
-                            p,
-                            ScheduleCommand::Book {
-                                person_id: p,
-                                interview_id: id,
-                                range,
-                            },
-                            before.time_range().map(|old| ScheduleCommand::Book {
-                                person_id: p,
-                                interview_id: id,
-                                range: old,
-                            }),
-                        )
-                    })
-                    .collect()
-            },
+            book_all(id, Undo::RebookBefore),
         )
         .await
     })
     .await
 }
 
-fn release_all(
-    id: Uuid,
-) -> impl Fn(&Interview, &Interview) -> Vec<(Uuid, ScheduleCommand, Option<ScheduleCommand>)> {
+/// How a booking step is undone when a later step fails (stores without multi-stream
+/// appends).
+#[derive(Clone, Copy)]
+enum Undo {
+    /// Release it (the interview is new).
+    Release,
+    /// Book the interview's time before the change again.
+    RebookBefore,
+}
+
+/// Books every participant of the interview as it is after the change.
+fn book_all(id: Uuid, undo: Undo) -> impl Fn(&Interview, &Interview) -> ScheduleChanges {
+    move |before, after| {
+        let Some(range) = after.time_range() else {
+            return Vec::new();
+        };
+        after
+            .participants()
+            .into_iter()
+            .map(|p| {
+                let undo = match undo {
+                    Undo::Release => Some(ScheduleCommand::Release { interview_id: id }),
+                    Undo::RebookBefore => before.time_range().map(|old| ScheduleCommand::Book {
+                        person_id: p,
+                        interview_id: id,
+                        range: old,
+                    }),
+                };
+                (
+                    p,
+                    ScheduleCommand::Book {
+                        person_id: p,
+                        interview_id: id,
+                        range,
+                    },
+                    undo,
+                )
+            })
+            .collect()
+    }
+}
+
+fn release_all(id: Uuid) -> impl Fn(&Interview, &Interview) -> ScheduleChanges {
     move |before, _after| {
         before
             .participants()
