@@ -61,7 +61,13 @@ LEFT JOIN LATERAL (
     SELECT version, position, transaction_id FROM ins
     WHERE ins.stream_id = s.stream_id ORDER BY version DESC LIMIT 1
 ) i ON TRUE
-LEFT JOIN events h ON h.stream_id = s.stream_id AND h.version = s.v
+-- LATERAL … LIMIT 1 keeps this a lookup in (stream_id, version) per part: as a plain
+-- join it was planned as a hash join over a scan of the whole table once the cached
+-- plan's row estimate was stale (4.7 ms of a 8 ms statement at 10k events).
+LEFT JOIN LATERAL (
+    SELECT position, transaction_id FROM events h
+    WHERE h.stream_id = s.stream_id AND h.version = s.v LIMIT 1
+) h ON TRUE
 ORDER BY s.part
 "#;
 
