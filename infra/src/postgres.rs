@@ -5,7 +5,9 @@
 //! so a transaction that saw another append's commit always gets a larger id than it:
 //! ordering by (transaction_id, position) keeps every stream's versions ascending.
 //! Readers only return rows whose transaction id is below the oldest transaction still
-//! running, so an append that commits late is delivered late, never skipped.
+//! running that may be appending, so an append that commits late is delivered late,
+//! never skipped. Transactions on connections named [`NON_APPENDING_APPLICATION`]
+//! (projectors, rebuilds) never write events, so they do not hold the feed back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,58 @@ const PAGE: usize = 1000;
 
 /// The channel live subscribers LISTEN on.
 pub const NOTIFY_CHANNEL: &str = "il_events";
+
+macro_rules! non_appending_name {
+    () => {
+        "il-projector"
+    };
+}
+use non_appending_name;
+
+/// The `application_name` of connections that never append events (the projector's and
+/// the rebuild's). Readers of `$all` wait for every running transaction that may append
+/// before they deliver events committed after it; a transaction on such a connection is
+/// known not to, so it does not hold the feed back while it applies a batch. Nothing
+/// that appends may use this name.
+pub const NON_APPENDING_APPLICATION: &str = non_appending_name!();
+
+/// `options` named as a connection that never appends events
+/// ([`NON_APPENDING_APPLICATION`]).
+pub fn non_appending(
+    options: &sqlx::postgres::PgConnectOptions,
+) -> sqlx::postgres::PgConnectOptions {
+    options.clone().application_name(NON_APPENDING_APPLICATION)
+}
+
+/// The common table expressions `s` (`head`: the largest stored transaction id) and `b`
+/// (`bound`: rows with a transaction id below it are all committed or aborted for good,
+/// as far as events go). The bound is the snapshot's oldest running transaction, unless
+/// committed events above that exist; then it is the oldest running transaction not
+/// known to be a non-appending one (looked up only then, as it reads every backend's
+/// status), or the snapshot's xmax when none is left.
+///
+/// A transaction that ends between the snapshot and the status lookup shows a different
+/// or no transaction id there, so it counts as possibly appending: the lookup can only
+/// make the bound lower than it could be, never higher.
+const BOUND_CTES: &str = concat!(
+    r#"
+WITH s AS MATERIALIZED (
+    SELECT pg_current_snapshot() AS snap, (SELECT max(transaction_id) FROM events) AS head
+), b AS MATERIALIZED (
+    SELECT head,
+           CASE WHEN head IS NULL OR head < pg_snapshot_xmin(snap) THEN pg_snapshot_xmin(snap)
+           ELSE coalesce(
+               (SELECT min(x) FROM pg_snapshot_xip(snap) AS x
+                WHERE x::xid <> ALL (ARRAY(
+                    SELECT backend_xid FROM pg_stat_get_activity(NULL)
+                    WHERE application_name = '"#,
+    non_appending_name!(),
+    r#"' AND backend_xid IS NOT NULL))),
+               pg_snapshot_xmax(snap))
+           END AS bound
+    FROM s
+)"#
+);
 
 const INSERT_SQL: &str = r#"
 WITH cur AS (SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1)
@@ -191,9 +245,10 @@ impl PgEventStore {
     /// Reads a page of `$all` after `after`, only rows of finished transactions.
     async fn read_page(&self, after: Position, limit: usize) -> StoreResult<Vec<RecordedEvent>> {
         let sql = format!(
-            "SELECT {SELECT_COLUMNS} FROM events
+            "{BOUND_CTES}
+             SELECT {SELECT_COLUMNS} FROM events
              WHERE (transaction_id, position) > ($1::text::xid8, $2)
-               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+               AND transaction_id < (SELECT bound FROM b)
              ORDER BY transaction_id, position
              LIMIT $3"
         );
@@ -218,17 +273,15 @@ impl PgEventStore {
         limit: usize,
     ) -> StoreResult<(Vec<RecordedEvent>, bool)> {
         let sql = format!(
-            "WITH page AS (
+            "{BOUND_CTES}, page AS (
                  SELECT {SELECT_COLUMNS} FROM events
                  WHERE (transaction_id, position) > ($1::text::xid8, $2)
-                   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                   AND transaction_id < (SELECT bound FROM b)
                  ORDER BY transaction_id, position
                  LIMIT $3
              )
-             SELECT page.*,
-                    (SELECT coalesce(max(transaction_id) >= pg_snapshot_xmin(pg_current_snapshot()), false)
-                     FROM events) AS withheld
-             FROM (SELECT 1) AS one LEFT JOIN page ON TRUE
+             SELECT page.*, coalesce(b.head >= b.bound, false) AS withheld
+             FROM b LEFT JOIN page ON TRUE
              ORDER BY page.tx::xid8, page.position"
         );
         let rows = sqlx::query(&sql)

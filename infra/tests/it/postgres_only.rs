@@ -117,6 +117,74 @@ async fn a_multi_stream_append_is_all_or_nothing() {
     let _ = db.drop_database().await;
 }
 
+/// A projector's batch transaction writes read models, so it has a transaction id, but it
+/// never appends events: while it runs, events committed after it started are still
+/// delivered at once. An ordinary transaction with an id still holds them back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_running_projector_transaction_does_not_hold_the_feed_back() {
+    let (store, db) = postgres().await;
+    let mut feed = store.subscribe_all(None);
+    let options: sqlx::postgres::PgConnectOptions = db.url.parse().expect("url");
+    let mut projector = sqlx::PgConnection::connect_with(&infra::postgres::non_appending(&options))
+        .await
+        .expect("connect");
+    sqlx::query("CREATE TABLE scratch (n int)")
+        .execute(&mut projector)
+        .await
+        .expect("create");
+    let mut batch = projector.begin().await.expect("begin");
+    sqlx::query("INSERT INTO scratch VALUES (1)")
+        .execute(&mut *batch)
+        .await
+        .expect("a write takes a transaction id");
+
+    let first = store
+        .append(&stream("during"), ExpectedVersion::NoStream, events(1))
+        .await
+        .expect("append");
+    assert_eq!(next(&mut feed).await.position, first.position);
+    let page = store.read_all(None, 10).await.expect("read_all");
+    assert_eq!(
+        page.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![first.position],
+        "read_all is not held back either"
+    );
+
+    // An ordinary connection's running transaction may still append: it holds back what
+    // commits after it, the projector's transaction notwithstanding.
+    let mut other = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    let mut open = other.begin().await.expect("begin");
+    sqlx::query("INSERT INTO scratch VALUES (2)")
+        .execute(&mut *open)
+        .await
+        .expect("insert");
+    let second = store
+        .append(&stream("during"), ExpectedVersion::NoStream, events(1))
+        .await
+        .expect("append");
+    let premature = tokio::time::timeout(Duration::from_millis(300), feed.next()).await;
+    assert!(
+        premature.is_err(),
+        "delivered past a running ordinary transaction: {premature:?}"
+    );
+    assert_eq!(
+        store
+            .read_all(Some(first.position), 10)
+            .await
+            .expect("read_all")
+            .len(),
+        0
+    );
+    open.commit().await.expect("commit");
+    assert_eq!(next(&mut feed).await.position, second.position);
+
+    batch.commit().await.expect("commit");
+    let _ = projector.close().await;
+    let _ = other.close().await;
+    drop(store);
+    let _ = db.drop_database().await;
+}
+
 async fn next(feed: &mut infra::EventFeed) -> infra::RecordedEvent {
     tokio::time::timeout(Duration::from_secs(10), feed.next())
         .await

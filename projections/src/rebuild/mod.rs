@@ -101,7 +101,9 @@ pub async fn rebuild(
 ) -> Result<RebuildReport, RebuildError> {
     let started = Instant::now();
     // Session locks live on this connection; it closes (releasing them) when dropped.
-    let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
+    let mut conn =
+        PgConnection::connect_with(&infra::postgres::non_appending(&pool.connect_options()))
+            .await?;
     for p in projections {
         if !lock::try_lock(&mut conn, LockKind::Rebuild, p.name()).await? {
             return Err(RebuildError::AlreadyRunning(p.name().to_owned()));

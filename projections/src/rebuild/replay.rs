@@ -29,7 +29,9 @@ pub(super) async fn bulk<F: Fn(Progress) + Send + Sync>(
         // Two pages in flight per projection: reading overlaps with applying.
         let (tx, rx) = mpsc::channel::<Page>(2);
         let done = Arc::new(AtomicU64::new(0));
-        let conn = PgConnection::connect_with(&pool.connect_options()).await?;
+        let conn =
+            PgConnection::connect_with(&infra::postgres::non_appending(&pool.connect_options()))
+                .await?;
         appliers.push(tokio::spawn(apply_pages(p.clone(), conn, rx, done.clone())));
         senders.push(tx);
         applied.push(done);

@@ -198,11 +198,6 @@ pub(crate) async fn notify(
     }
     channels.push(crate::PROJECTION_CHANNEL);
     payloads.push(payload.to_string());
-    // This transaction holds back the event feed of every subscriber while it runs (their
-    // reads stop below the oldest running transaction): tell them when it is over, so
-    // the events appended meanwhile are read at once rather than at their next poll.
-    channels.push(infra::postgres::NOTIFY_CHANNEL);
-    payloads.push(String::new());
     // `unnest` yields the rows in array order and nothing reorders them before the
     // aggregate, so `pg_notify` runs in that order.
     sqlx::query("SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) AS n(c, p)")

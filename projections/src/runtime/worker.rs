@@ -93,7 +93,10 @@ impl Worker {
         let s = &self.settings;
         // A connection of its own: the session lock lives and dies with it, and it never
         // goes back to the pool still holding the lock.
-        let mut conn = PgConnection::connect_with(&self.pool.connect_options()).await?;
+        let mut conn = PgConnection::connect_with(&infra::postgres::non_appending(
+            &self.pool.connect_options(),
+        ))
+        .await?;
         while !lock::try_lock(&mut conn, LockKind::Runner, name).await? {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(End::Cancelled),
