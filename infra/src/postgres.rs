@@ -37,7 +37,6 @@ macro_rules! non_appending_name {
         "il-projector"
     };
 }
-use non_appending_name;
 
 /// The `application_name` of connections that never append events (the projector's and
 /// the rebuild's). Readers of `$all` wait for every running transaction that may append
