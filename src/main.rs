@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: allocation and freeing were about a tenth
+/// of the query API's CPU under load with glibc's malloc (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = interview_ledger::cli::Cli::parse();
     let telemetry = match interview_ledger::init_telemetry(&cli) {
