@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use sqlx::postgres::{PgListener, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -667,6 +667,9 @@ impl EventStore for PgEventStore {
                     Ok(Ok(_)) | Err(_) => {}
                     Ok(Err(e)) => { yield Err(db_err(e)); return; }
                 }
+                // The announcements that came while the consumer was busy: one read
+                // answers them all.
+                while let Some(Ok(Some(_))) = listener.try_recv().now_or_never() {}
             }
         };
         stream.boxed()
