@@ -77,8 +77,9 @@ async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), 
     ids.sort_unstable();
     ids.dedup();
     let mut rows: HashMap<Uuid, PersonRow> = sqlx::query_as::<_, PersonRow>(
-        "SELECT id, name, email, roles, timezone, version, created_at, updated_at
-         FROM people WHERE id = ANY($1)",
+        "SELECT r.* FROM unnest($1::uuid[]) AS k(key) CROSS JOIN LATERAL (
+             SELECT id, name, email, roles, timezone, version, created_at, updated_at
+             FROM people WHERE id = k.key LIMIT 1) AS r",
     )
     .bind(&ids)
     .fetch_all(&mut *conn)

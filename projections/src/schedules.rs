@@ -81,8 +81,9 @@ async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), 
     people.dedup();
     let mut owners: HashMap<Uuid, Owner> = people.iter().map(|p| (*p, Owner::default())).collect();
     let stored: Vec<(Uuid, bool, i64)> = sqlx::query_as(
-        "SELECT person_id, declared_availability, version FROM schedule_owners
-         WHERE person_id = ANY($1)",
+        "SELECT r.* FROM unnest($1::uuid[]) AS k(key) CROSS JOIN LATERAL (
+             SELECT person_id, declared_availability, version FROM schedule_owners
+             WHERE person_id = k.key LIMIT 1) AS r",
     )
     .bind(&people)
     .fetch_all(&mut *conn)

@@ -13,9 +13,10 @@ pub(super) async fn load(
     ids: &[Uuid],
 ) -> Result<Vec<Fact>, ProjectionError> {
     Ok(sqlx::query_as::<_, Fact>(
-        "SELECT id, position, status, starts_at, scheduled_minutes, interviewer_ids,
-                completed_at, actual_duration_seconds, decision_outcome, decided_at, version
-         FROM analytics_interviews WHERE id = ANY($1)",
+        "SELECT r.* FROM unnest($1::uuid[]) AS k(key) CROSS JOIN LATERAL (
+             SELECT id, position, status, starts_at, scheduled_minutes, interviewer_ids,
+                    completed_at, actual_duration_seconds, decision_outcome, decided_at, version
+             FROM analytics_interviews WHERE id = k.key LIMIT 1) AS r",
     )
     .bind(ids)
     .fetch_all(conn)

@@ -9,17 +9,21 @@ use super::fold::{Changes, InterviewRow};
 use crate::ProjectionError;
 use crate::support::array_literal;
 
-/// The current rows of `ids`.
+/// The current rows of `ids`, looked up key by key (`LATERAL … LIMIT 1`, as in the other
+/// projections' loads): `id = ANY($1)` was planned as a scan of the whole table while it
+/// held a few thousand rows, about 1 ms a batch.
 pub(super) async fn load(
     conn: &mut PgConnection,
     ids: &[Uuid],
 ) -> Result<Vec<InterviewRow>, ProjectionError> {
     Ok(sqlx::query_as::<_, InterviewRow>(
-        "SELECT id, candidate_id, interviewer_ids, position, kind, status, starts_at, ends_at,
-                duration_minutes, location, started_at, completed_at, actual_duration_seconds,
-                cancellation_reason, no_show_reason, decision_outcome, decided_by,
-                decision_reason, decided_at, transcript_segments, version, created_at, updated_at
-         FROM interviews WHERE id = ANY($1)",
+        "SELECT r.* FROM unnest($1::uuid[]) AS k(key) CROSS JOIN LATERAL (
+             SELECT id, candidate_id, interviewer_ids, position, kind, status, starts_at,
+                    ends_at, duration_minutes, location, started_at, completed_at,
+                    actual_duration_seconds, cancellation_reason, no_show_reason,
+                    decision_outcome, decided_by, decision_reason, decided_at,
+                    transcript_segments, version, created_at, updated_at
+             FROM interviews WHERE id = k.key LIMIT 1) AS r",
     )
     .bind(ids)
     .fetch_all(conn)
