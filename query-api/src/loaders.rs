@@ -16,13 +16,16 @@ use async_graphql::dataloader::{DataLoader, Loader, NoCache};
 use uuid::Uuid;
 
 use crate::read_model::{
-    CompetencyRow, FeedbackRow, InterviewRow, PersonRow, ReadModel, ReadModelError,
+    CompetencyRow, Dep, FeedbackRow, InterviewRow, PersonRow, ReadModel, ReadModelError, Reads,
 };
 
 /// The loaders of one request (or one WebSocket connection).
 #[derive(Clone)]
 pub struct Loaders {
     read_model: ReadModel,
+    /// The rows read by id through [`Loaders::interview`], [`Loaders::person`] and
+    /// [`Loaders::people`], when asked to keep track ([`Loaders::tracking_reads`]).
+    reads: Option<Arc<Reads>>,
     /// `rm.people` by id.
     pub people: Arc<DataLoader<PersonLoader, NoCache>>,
     /// `rm.interviews` by id.
@@ -39,6 +42,7 @@ impl Loaders {
         let rm = || read_model.clone();
         Loaders {
             read_model: read_model.clone(),
+            reads: None,
             people: Arc::new(DataLoader::new(PersonLoader(rm()), tokio::spawn)),
             interviews: Arc::new(DataLoader::new(InterviewLoader(rm()), tokio::spawn)),
             feedback: Arc::new(DataLoader::new(FeedbackLoader(rm()), tokio::spawn)),
@@ -46,8 +50,24 @@ impl Loaders {
         }
     }
 
+    /// These loaders, keeping track of what is read (for one request's answer to be
+    /// kept in the response cache), and the record.
+    pub fn tracking_reads(mut self) -> (Self, Arc<Reads>) {
+        let reads = Arc::new(Reads::default());
+        self.reads = Some(reads.clone());
+        (self, reads)
+    }
+
+    /// The record of reads, if kept.
+    pub fn reads(&self) -> Option<&Reads> {
+        self.reads.as_deref()
+    }
+
     /// The interview `id`: from the row cache if held, else through the loader.
     pub async fn interview(&self, id: Uuid) -> Result<Option<InterviewRow>, Arc<ReadModelError>> {
+        if let Some(r) = &self.reads {
+            r.record(Dep::Interview(id));
+        }
         if let Some(row) = self.read_model.cache().and_then(|c| c.interview(id)) {
             return Ok(Some(row));
         }
@@ -56,6 +76,9 @@ impl Loaders {
 
     /// The person `id`: from the row cache if held, else through the loader.
     pub async fn person(&self, id: Uuid) -> Result<Option<PersonRow>, Arc<ReadModelError>> {
+        if let Some(r) = &self.reads {
+            r.record(Dep::Person(id));
+        }
         if let Some(mut rows) = self.read_model.cache().and_then(|c| c.people(&[id])) {
             return Ok(rows.pop());
         }
@@ -68,6 +91,9 @@ impl Loaders {
         &self,
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, PersonRow>, Arc<ReadModelError>> {
+        if let Some(r) = &self.reads {
+            r.record_people(ids);
+        }
         if let Some(rows) = self.read_model.cache().and_then(|c| c.people(ids)) {
             return Ok(rows.into_iter().map(|r| (r.id, r)).collect());
         }

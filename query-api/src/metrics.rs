@@ -216,6 +216,37 @@ pub fn render_cache(cache: Option<&RowCache>) -> String {
             );
         }
     }
+    let r = cache.responses().stats();
+    for (name, kind, help, value) in [
+        (
+            "read_model_response_cache_hits_total",
+            "counter",
+            "GraphQL answers served whole from the response cache.",
+            r.hits,
+        ),
+        (
+            "read_model_response_cache_misses_total",
+            "counter",
+            "Requests looked up in the response cache and run.",
+            r.misses,
+        ),
+        (
+            "read_model_response_cache_stored_total",
+            "counter",
+            "Answers kept in the response cache.",
+            r.stored,
+        ),
+        (
+            "read_model_response_cache_entries",
+            "gauge",
+            "Answers held in the response cache.",
+            r.held,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        let _ = writeln!(out, "{name} {value}");
+    }
     out
 }
 

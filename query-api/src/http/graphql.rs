@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::AppState;
 use crate::consistency::{MIN_POSITION_HEADER, parse_min_position, wait_for_position};
 use crate::error::{coded, codes};
+use crate::read_model::{Answer, ResponseCache};
 
 /// A single GraphQL request as a JSON body.
 pub async fn graphql_post(
@@ -51,8 +52,38 @@ pub async fn graphql_post(
             ),
         );
     }
+    // An answer kept whole needs neither parsing nor executing: look for one first, once
+    // the position asked for is reached (the cache is as fresh as the rows then).
+    let responses = state
+        .ctx
+        .read_model()
+        .cache()
+        .map(|c| c.responses())
+        .filter(|r| r.is_on());
+    let started = Instant::now();
+    let mut waited = false;
+    if let Some(responses) = responses {
+        if let Err(refused) = wait(&state, &headers).await {
+            return answer(&state, None, started, refused);
+        }
+        waited = true;
+        if let Some(hit) = responses.get(&body) {
+            state.metrics.observe(
+                hit.operation.as_deref(),
+                started.elapsed().as_secs_f64(),
+                [],
+            );
+            let mut response = Response::new(axum::body::Body::from(hit.body.clone()));
+            *response.status_mut() = hit.status;
+            *response.headers_mut() = hit.headers.clone();
+            return response;
+        }
+    }
     match serde_json::from_slice::<async_graphql::Request>(&body) {
-        Ok(request) => execute(&state, &headers, request).await,
+        Ok(request) => match responses {
+            Some(responses) => execute_and_keep(&state, responses, body, request, started).await,
+            None => execute(&state, &headers, request, waited).await,
+        },
         Err(e) => refuse(
             &state,
             StatusCode::BAD_REQUEST,
@@ -71,7 +102,7 @@ pub async fn graphql_get(
     RawQuery(query): RawQuery,
 ) -> Response {
     match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
-        Ok(request) => execute(&state, &headers, request).await,
+        Ok(request) => execute(&state, &headers, request, false).await,
         Err(e) => refuse(
             &state,
             StatusCode::BAD_REQUEST,
@@ -112,42 +143,101 @@ async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     request: async_graphql::Request,
+    waited: bool,
 ) -> Response {
     let started = Instant::now();
     let operation = request.operation_name.clone();
-    let response = run(state, headers, request).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    state.metrics.observe(
-        operation.as_deref(),
-        elapsed,
-        response.errors.iter().map(error_code),
+    if !waited && let Err(refused) = wait(state, headers).await {
+        return answer(state, operation.as_deref(), started, refused);
+    }
+    let response = run(state, request.data(state.ctx.loaders())).await;
+    answer(state, operation.as_deref(), started, response)
+}
+
+/// Like [`execute`] once `X-Min-Position` was waited for, keeping the answer in
+/// `responses` under `body` if it may be kept ([`crate::read_model::ResponseCache`]).
+async fn execute_and_keep(
+    state: &AppState,
+    responses: &ResponseCache,
+    body: Bytes,
+    request: async_graphql::Request,
+    started: Instant,
+) -> Response {
+    let operation = request.operation_name.clone();
+    let Some(ticket) = responses.ticket() else {
+        let response = run(state, request.data(state.ctx.loaders())).await;
+        return answer(state, operation.as_deref(), started, response);
+    };
+    let (loaders, reads) = state.ctx.loaders().tracking_reads();
+    let response = run(state, request.data(loaders)).await;
+    let deps = match response.errors.is_empty() {
+        true => reads.tracked(),
+        false => None,
+    };
+    let http = answer(state, operation.as_deref(), started, response);
+    let Some(deps) = deps else {
+        return http;
+    };
+    let (parts, body_out) = http.into_parts();
+    // The body of a GraphQL answer is one buffer already: this only takes it out.
+    let Ok(bytes) = axum::body::to_bytes(body_out, usize::MAX).await else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot buffer the answer",
+        )
+            .into_response();
+    };
+    responses.put(
+        ticket,
+        body,
+        deps,
+        Answer {
+            status: parts.status,
+            headers: parts.headers.clone(),
+            body: bytes.clone(),
+            operation,
+        },
     );
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// Counts the request and turns its answer into the HTTP response.
+fn answer(
+    state: &AppState,
+    operation: Option<&str>,
+    started: Instant,
+    response: async_graphql::Response,
+) -> Response {
+    let elapsed = started.elapsed().as_secs_f64();
+    state
+        .metrics
+        .observe(operation, elapsed, response.errors.iter().map(error_code));
     GraphQLResponse::from(response).into_response()
 }
 
-async fn run(
-    state: &AppState,
-    headers: &HeaderMap,
-    request: async_graphql::Request,
-) -> async_graphql::Response {
-    if let Some(value) = headers.get(MIN_POSITION_HEADER) {
-        let waited = match parse_min_position(value.as_bytes()) {
-            Ok(target) => {
-                wait_for_position(
-                    state.ctx.read_model(),
-                    state.ctx.notices(),
-                    target,
-                    state.limits.min_position_timeout,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = waited {
-            return async_graphql::Response::from_errors(vec![e.into_server_error()]);
+/// Waits for `X-Min-Position` if sent; the error answer if it is malformed or not reached.
+async fn wait(state: &AppState, headers: &HeaderMap) -> Result<(), async_graphql::Response> {
+    let Some(value) = headers.get(MIN_POSITION_HEADER) else {
+        return Ok(());
+    };
+    let waited = match parse_min_position(value.as_bytes()) {
+        Ok(target) => {
+            wait_for_position(
+                state.ctx.read_model(),
+                state.ctx.notices(),
+                target,
+                state.limits.min_position_timeout,
+            )
+            .await
         }
-    }
-    let mut request = request.data(state.ctx.loaders());
+        Err(e) => Err(e),
+    };
+    waited.map_err(|e| async_graphql::Response::from_errors(vec![e.into_server_error()]))
+}
+
+/// Runs `request` (which carries its loaders) within the query timeout.
+async fn run(state: &AppState, request: async_graphql::Request) -> async_graphql::Response {
+    let mut request = request;
     state.docs.prepare(&mut request);
     let timeout = state.limits.query_timeout;
     match tokio::time::timeout(timeout, state.schema.execute(request)).await {

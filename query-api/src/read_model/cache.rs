@@ -27,7 +27,11 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use infra::Position;
 use uuid::Uuid;
 
+use super::responses::{Dep, ResponseCache};
 use super::{InterviewRow, PersonRow, PersonSchedule};
+
+/// Bytes of whole answers held at most.
+const RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 /// How many rows each table of the cache may hold; 0 turns that table off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +42,9 @@ pub struct CacheCapacity {
     pub people: usize,
     /// People's whole schedules (owner row, windows and bookings; default 20,000).
     pub schedules: usize,
+    /// Whole GraphQL answers made from interviews and people by id alone (default
+    /// 10,000; see [`ResponseCache`]).
+    pub responses: usize,
 }
 
 impl Default for CacheCapacity {
@@ -46,6 +53,7 @@ impl Default for CacheCapacity {
             interviews: 100_000,
             people: 100_000,
             schedules: 20_000,
+            responses: 10_000,
         }
     }
 }
@@ -56,6 +64,7 @@ impl CacheCapacity {
         interviews: 0,
         people: 0,
         schedules: 0,
+        responses: 0,
     };
 }
 
@@ -345,6 +354,8 @@ pub struct RowCache {
     /// The position each projection is at as far as the listener knows: from the
     /// checkpoints when it (re)connected, then from every `il_projection` notice.
     heard: Mutex<HashMap<String, Position>>,
+    /// Whole answers made from the rows above, dropped with them.
+    responses: ResponseCache,
 }
 
 impl fmt::Debug for RowCache {
@@ -365,6 +376,12 @@ impl RowCache {
             people: Table::new(capacity.people),
             schedules: Table::new(capacity.schedules),
             heard: Mutex::new(HashMap::new()),
+            responses: ResponseCache::new(
+                capacity.responses,
+                RESPONSE_BYTES,
+                capacity.interviews > 0,
+                capacity.people > 0,
+            ),
         }
     }
 
@@ -380,6 +397,7 @@ impl RowCache {
         self.interviews.reset(Some(true));
         self.people.reset(Some(true));
         self.schedules.reset(Some(true));
+        self.responses.switch(true);
     }
 
     /// Turns it off and empties it: notifications may be missed from now on.
@@ -387,6 +405,7 @@ impl RowCache {
         self.interviews.reset(Some(false));
         self.people.reset(Some(false));
         self.schedules.reset(Some(false));
+        self.responses.switch(false);
         self.heard
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -398,16 +417,19 @@ impl RowCache {
         self.interviews.reset(None);
         self.people.reset(None);
         self.schedules.reset(None);
+        self.responses.clear();
     }
 
     /// The interview `id` changed.
     pub fn invalidate_interview(&self, id: Uuid) {
         self.interviews.invalidate(id);
+        self.responses.invalidate(Dep::Interview(id));
     }
 
     /// The person `id` changed.
     pub fn invalidate_person(&self, id: Uuid) {
         self.people.invalidate(id);
+        self.responses.invalidate(Dep::Person(id));
     }
 
     /// The schedule (owner row, windows or bookings) of person `id` changed.
@@ -417,6 +439,7 @@ impl RowCache {
 
     /// Every row of projection `name` may have changed (its tables were swapped).
     pub fn invalidate_projection(&self, name: &str) {
+        self.responses.clear();
         match name {
             "interviews" => self.interviews.reset(None),
             "people" => self.people.reset(None),
@@ -515,6 +538,11 @@ impl RowCache {
         self.interviews.all(&[id]).and_then(|mut rows| rows.pop())
     }
 
+    /// The cache of whole answers made from these rows.
+    pub fn responses(&self) -> &ResponseCache {
+        &self.responses
+    }
+
     /// Every person of `ids` if all are held.
     pub fn people(&self, ids: &[Uuid]) -> Option<Vec<PersonRow>> {
         self.people.all(ids)
@@ -543,6 +571,7 @@ mod tests {
             interviews: capacity,
             people: capacity,
             schedules: capacity,
+            responses: capacity,
         });
         cache.switch_on(HashMap::new());
         cache

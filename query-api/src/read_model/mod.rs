@@ -11,6 +11,7 @@ mod cache;
 mod checkpoints;
 mod interviews;
 mod people;
+mod responses;
 mod schedules;
 mod transcripts;
 
@@ -26,6 +27,7 @@ pub use interviews::{
     CompetencyRow, FeedbackRow, InterviewCursor, InterviewFilter, InterviewRow, SortOrder,
 };
 pub use people::{PersonCursor, PersonRow};
+pub use responses::{Answer, Dep, Reads, ResponseCache, ResponseStats};
 pub use schedules::{BookingRow, PersonSchedule, ScheduleRows, WindowRow};
 pub use transcripts::{HitCursor, HitRow, SegmentRow};
 

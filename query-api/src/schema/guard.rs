@@ -10,15 +10,61 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
-    NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve,
+    NextSubscribe, NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection};
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use crate::error::{codes, finish, has_code, set_code};
+use crate::loaders::Loaders;
+
+/// Whether field `name` of type `parent` gets its value from nothing but rows read by id
+/// through the [`Loaders`] (an interview, people) or from its parent's row: an answer
+/// made of such fields alone may be kept in the response cache. A field not listed here
+/// (lists, feedback, transcripts, history, analytics, introspection, and any field added
+/// later) makes its request's answer uncacheable.
+pub(crate) fn tracked_field(parent: &str, name: &str) -> bool {
+    // The items of a list are resolved as "fields" of the list type, named after the list
+    // field: that field was judged at its own parent already.
+    if parent.starts_with('[') {
+        return true;
+    }
+    match parent.trim_end_matches('!') {
+        "Query" => matches!(name, "interview" | "person"),
+        "Interview" => matches!(
+            name,
+            "id" | "status"
+                | "kind"
+                | "position"
+                | "startsAt"
+                | "endsAt"
+                | "durationMinutes"
+                | "location"
+                | "candidate"
+                | "interviewers"
+                | "startedAt"
+                | "completedAt"
+                | "actualDurationSeconds"
+                | "cancellationReason"
+                | "decision"
+                | "version"
+                | "updatedAt"
+                | "__typename"
+        ),
+        "Decision" => matches!(
+            name,
+            "outcome" | "decidedBy" | "reason" | "decidedAt" | "__typename"
+        ),
+        "Person" => matches!(
+            name,
+            "id" | "name" | "email" | "roles" | "timezone" | "version" | "__typename"
+        ),
+        _ => false,
+    }
+}
 
 /// Depth and complexity bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +134,20 @@ impl Extension for GuardExtension {
                 response
             })
             .boxed()
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if !tracked_field(info.parent_type, info.name)
+            && let Some(reads) = ctx.data_opt::<Loaders>().and_then(Loaders::reads)
+        {
+            reads.untracked();
+        }
+        next.run(ctx, info).await
     }
 
     async fn parse_query(

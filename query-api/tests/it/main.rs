@@ -10,6 +10,7 @@ mod interviews;
 mod limits;
 mod live;
 mod people;
+mod responses;
 mod scenario;
 mod schedule;
 mod schedule_cache;

@@ -1,0 +1,413 @@
+//! Whole GraphQL answers by request body, for requests that read nothing but rows the
+//! projector's per-id notices track: an interview by id, people by id.
+//!
+//! An answer is kept with the rows it was made from (its [`Dep`]s) and dropped as soon as
+//! the listener hears that one of them changed, at the same moment the row cache drops
+//! the row: so an answer from here is never older than the row cache would give, and
+//! `X-Min-Position` holds for it exactly as for the rows.
+//!
+//! What may be kept is decided per request while it runs ([`Reads`]): every field it
+//! resolves must be one whose value comes from such rows alone (see
+//! `schema::guard::tracked_field`), every row must come from a table the row cache
+//! tracks, and the answer must have no errors. Anything else (a list, feedback, a
+//! transcript, history, analytics) is answered fresh every time.
+//!
+//! No answer made from rows read before an invalidation gets in after it: a request
+//! takes a [`Ticket`] (the invalidation count) before it reads, and its answer is only
+//! kept if none of its rows was invalidated since, and nothing was cleared.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use uuid::Uuid;
+
+/// A row an answer was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dep {
+    /// `rm.interviews` row `id` (also when there was none: its creation changes the answer).
+    Interview(Uuid),
+    /// `rm.people` row `id` (likewise).
+    Person(Uuid),
+}
+
+/// The rows one request read, and whether anything else was read.
+#[derive(Debug, Default)]
+pub struct Reads {
+    deps: Mutex<Vec<Dep>>,
+    untracked: AtomicBool,
+}
+
+impl Reads {
+    /// The request read row `dep`.
+    pub fn record(&self, dep: Dep) {
+        lock(&self.deps).push(dep);
+    }
+
+    /// The request read people `ids`.
+    pub fn record_people(&self, ids: &[Uuid]) {
+        lock(&self.deps).extend(ids.iter().map(|id| Dep::Person(*id)));
+    }
+
+    /// The request read something no per-id notice tracks: its answer is not kept.
+    pub fn untracked(&self) {
+        self.untracked.store(true, Ordering::Relaxed);
+    }
+
+    /// The rows read, unless something untracked was read too.
+    pub fn tracked(&self) -> Option<Vec<Dep>> {
+        if self.untracked.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut deps = lock(&self.deps).clone();
+        deps.sort_unstable_by_key(|d| match d {
+            Dep::Interview(id) => (0, *id),
+            Dep::Person(id) => (1, *id),
+        });
+        deps.dedup();
+        Some(deps)
+    }
+}
+
+/// A kept answer: what the HTTP response was.
+#[derive(Debug)]
+pub struct Answer {
+    /// Its status.
+    pub status: StatusCode,
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its body.
+    pub body: Bytes,
+    /// The operation name, for the metrics.
+    pub operation: Option<String>,
+}
+
+/// The invalidation count a request read under; see the module docs.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(u64);
+
+/// Counters of the response cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResponseStats {
+    /// Answers served from here.
+    pub hits: u64,
+    /// Requests that looked here and ran.
+    pub misses: u64,
+    /// Answers kept.
+    pub stored: u64,
+    /// Answers held now.
+    pub held: u64,
+}
+
+struct Entry {
+    answer: Arc<Answer>,
+    deps: Box<[Dep]>,
+    /// The ticket it was made under.
+    made: u64,
+}
+
+#[derive(Default)]
+struct State {
+    on: bool,
+    /// Invalidations so far (and clears): the clock tickets read.
+    epoch: u64,
+    /// Answers made under an older ticket are not kept (set by a clear).
+    floor: u64,
+    /// When each row was last invalidated, since the last clear.
+    invalidated: HashMap<Dep, u64>,
+    entries: HashMap<Bytes, Entry>,
+    bytes: usize,
+}
+
+impl State {
+    fn fresh(&self, deps: &[Dep], made: u64) -> bool {
+        made >= self.floor
+            && deps
+                .iter()
+                .all(|d| self.invalidated.get(d).is_none_or(|at| *at <= made))
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        if let Some(e) = self.entries.remove(key) {
+            self.bytes -= key.len() + e.answer.body.len();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.epoch += 1;
+        self.floor = self.epoch;
+        self.invalidated.clear();
+        self.entries.clear();
+        self.bytes = 0;
+    }
+}
+
+/// The cache of whole answers; part of the [`RowCache`](super::RowCache), on and off and
+/// cleared with it.
+pub struct ResponseCache {
+    state: Mutex<State>,
+    /// Answers held at most (0: none).
+    capacity: usize,
+    /// Bytes of keys and bodies held at most.
+    max_bytes: usize,
+    /// Which kinds of rows the row cache tracks (an answer from an untracked table is
+    /// not kept: nothing would drop it when the row changes).
+    interviews: bool,
+    people: bool,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    stored: AtomicU64,
+}
+
+/// Largest answer kept.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl ResponseCache {
+    /// An empty cache, off, of at most `capacity` answers and `max_bytes` bytes, keeping
+    /// answers made from interviews and/or people as those tables are tracked.
+    pub(crate) fn new(capacity: usize, max_bytes: usize, interviews: bool, people: bool) -> Self {
+        ResponseCache {
+            state: Mutex::new(State::default()),
+            capacity,
+            max_bytes,
+            interviews,
+            people,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            stored: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether it serves and keeps answers now.
+    pub fn is_on(&self) -> bool {
+        self.capacity > 0 && (self.interviews || self.people) && lock(&self.state).on
+    }
+
+    /// The kept answer to `key`, if it still holds.
+    pub fn get(&self, key: &[u8]) -> Option<Arc<Answer>> {
+        let mut state = lock(&self.state);
+        if !state.on {
+            return None;
+        }
+        let found = match state.entries.get(key) {
+            None => None,
+            Some(e) if state.fresh(&e.deps, e.made) => Some(e.answer.clone()),
+            Some(_) => {
+                state.remove(key);
+                None
+            }
+        };
+        drop(state);
+        match &found {
+            Some(_) => self.hits.fetch_add(1, Ordering::Relaxed),
+            None => self.misses.fetch_add(1, Ordering::Relaxed),
+        };
+        found
+    }
+
+    /// To be taken before a request reads anything; `None` when off.
+    pub fn ticket(&self) -> Option<Ticket> {
+        let state = lock(&self.state);
+        (state.on && self.capacity > 0).then_some(Ticket(state.epoch))
+    }
+
+    /// Keeps `answer` to `key`, made from `deps` under `ticket`, unless one of them
+    /// changed since, a table of theirs is not tracked, or it is too large.
+    pub fn put(&self, ticket: Ticket, key: Bytes, deps: Vec<Dep>, answer: Answer) {
+        let tracked = deps.iter().all(|d| match d {
+            Dep::Interview(_) => self.interviews,
+            Dep::Person(_) => self.people,
+        });
+        let size = key.len() + answer.body.len();
+        if !tracked || deps.is_empty() || answer.body.len() > MAX_ANSWER_BYTES {
+            return;
+        }
+        let mut state = lock(&self.state);
+        if !state.on || !state.fresh(&deps, ticket.0) {
+            return;
+        }
+        state.remove(&key);
+        // Make room: drop whichever answers come first (the map's order is arbitrary).
+        while !state.entries.is_empty()
+            && (state.entries.len() >= self.capacity || state.bytes + size > self.max_bytes)
+        {
+            let victims: Vec<Bytes> = state
+                .entries
+                .keys()
+                .take((self.capacity / 10).max(1))
+                .cloned()
+                .collect();
+            for v in victims {
+                state.remove(&v);
+            }
+        }
+        if size > self.max_bytes {
+            return;
+        }
+        state.bytes += size;
+        state.entries.insert(
+            key,
+            Entry {
+                answer: Arc::new(answer),
+                deps: deps.into_boxed_slice(),
+                made: ticket.0,
+            },
+        );
+        drop(state);
+        self.stored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Row `dep` changed: the answers made from it are dropped.
+    pub fn invalidate(&self, dep: Dep) {
+        let mut state = lock(&self.state);
+        state.epoch += 1;
+        let at = state.epoch;
+        state.invalidated.insert(dep, at);
+        // The record of invalidations only grows between clears; past a bound, start over.
+        if state.invalidated.len() > self.capacity.saturating_mul(4).max(1024) {
+            state.clear();
+        }
+    }
+
+    /// Drops every answer (and refuses those being made).
+    pub fn clear(&self) {
+        lock(&self.state).clear();
+    }
+
+    /// Turns it on or off, empty either way.
+    pub(crate) fn switch(&self, on: bool) {
+        let mut state = lock(&self.state);
+        state.clear();
+        state.on = on;
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> ResponseStats {
+        ResponseStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            stored: self.stored.load(Ordering::Relaxed),
+            held: lock(&self.state).entries.len() as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &str) -> Answer {
+        Answer {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from(body.to_owned()),
+            operation: None,
+        }
+    }
+
+    fn on() -> ResponseCache {
+        let c = ResponseCache::new(100, 1 << 20, true, true);
+        c.switch(true);
+        c
+    }
+
+    #[test]
+    fn an_answer_is_dropped_when_one_of_its_rows_changes() {
+        let c = on();
+        let (i, p, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let t = c.ticket().expect("on");
+        let deps = vec![Dep::Interview(i), Dep::Person(p)];
+        c.put(t, Bytes::from_static(b"q"), deps, answer("a"));
+        assert_eq!(c.get(b"q").expect("kept").body, "a");
+        c.invalidate(Dep::Person(other));
+        assert!(c.get(b"q").is_some(), "another row changed");
+        c.invalidate(Dep::Person(p));
+        assert!(c.get(b"q").is_none(), "its person changed");
+        assert_eq!(c.stats().held, 0);
+    }
+
+    #[test]
+    fn an_answer_made_before_a_change_is_not_kept_after_it() {
+        let c = on();
+        let i = Uuid::new_v4();
+        let t = c.ticket().expect("on");
+        c.invalidate(Dep::Interview(i));
+        c.put(
+            t,
+            Bytes::from_static(b"q"),
+            vec![Dep::Interview(i)],
+            answer("old"),
+        );
+        assert!(c.get(b"q").is_none());
+        let t = c.ticket().expect("on");
+        c.clear();
+        c.put(
+            t,
+            Bytes::from_static(b"q"),
+            vec![Dep::Interview(i)],
+            answer("old"),
+        );
+        assert!(c.get(b"q").is_none(), "made before a clear");
+    }
+
+    #[test]
+    fn off_untracked_or_empty_keeps_nothing() {
+        let c = ResponseCache::new(100, 1 << 20, true, false);
+        assert!(c.ticket().is_none(), "off");
+        c.switch(true);
+        let t = c.ticket().expect("on");
+        let p = Uuid::new_v4();
+        c.put(
+            t,
+            Bytes::from_static(b"q"),
+            vec![Dep::Person(p)],
+            answer("a"),
+        );
+        assert!(c.get(b"q").is_none(), "people are not tracked");
+        c.put(t, Bytes::from_static(b"q"), vec![], answer("a"));
+        assert!(c.get(b"q").is_none(), "read no row at all");
+        c.switch(false);
+        assert!(c.ticket().is_none());
+    }
+
+    #[test]
+    fn it_holds_no_more_than_its_capacity() {
+        let c = ResponseCache::new(10, 1 << 20, true, true);
+        c.switch(true);
+        for n in 0..50 {
+            let t = c.ticket().expect("on");
+            let key = Bytes::from(format!("q{n}"));
+            c.put(t, key, vec![Dep::Interview(Uuid::new_v4())], answer("a"));
+            assert!(c.stats().held <= 10);
+        }
+        let c = ResponseCache::new(10, 64, true, true);
+        c.switch(true);
+        for n in 0..5 {
+            let t = c.ticket().expect("on");
+            c.put(
+                t,
+                Bytes::from(format!("q{n}")),
+                vec![Dep::Interview(Uuid::new_v4())],
+                answer(&"x".repeat(30)),
+            );
+            assert!(lock(&c.state).bytes <= 64);
+        }
+    }
+
+    #[test]
+    fn reads_are_tracked_until_something_untracked_is_read() {
+        let r = Reads::default();
+        let (i, p) = (Uuid::new_v4(), Uuid::new_v4());
+        r.record(Dep::Interview(i));
+        r.record_people(&[p, p]);
+        assert_eq!(r.tracked(), Some(vec![Dep::Interview(i), Dep::Person(p)]));
+        r.untracked();
+        assert_eq!(r.tracked(), None);
+    }
+}
