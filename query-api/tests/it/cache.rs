@@ -82,7 +82,7 @@ pub(crate) async fn heard(rx: &mut broadcast::Receiver<Notice>, wanted: impl Fn(
     .expect("the notice in time");
 }
 
-async fn sql(app: &TestApp, text: &str, id: Uuid) {
+pub(crate) async fn sql(app: &TestApp, text: &str, id: Uuid) {
     sqlx::query(text)
         .bind(id)
         .execute(&app.pool)
@@ -129,10 +129,7 @@ async fn a_cached_interview_with_its_people_sends_no_statement() {
     // The first POST ran on cached rows; the next two were answered whole.
     let responses = cache(&app).responses().stats();
     assert_eq!((responses.stored, responses.hits), (1, 2), "{responses:?}");
-    let request = axum::http::Request::get("/metrics")
-        .body(axum::body::Body::empty())
-        .expect("request");
-    let (_, metrics) = app.http(request).await;
+    let metrics = app.metrics().await;
     assert!(metrics.contains("read_model_cache_on 1"), "{metrics}");
     assert!(
         metrics.contains("read_model_cache_entries{table=\"people\"} 3"),

@@ -150,6 +150,14 @@ impl TestApp {
         (status, String::from_utf8_lossy(&body).into_owned())
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let request = Request::get("/metrics")
+            .body(Body::empty())
+            .expect("request");
+        self.http(request).await.1
+    }
+
     /// POSTs a GraphQL body with extra headers; status and JSON response.
     pub async fn post(&self, body: Value, headers: &[(&str, &str)]) -> (StatusCode, Value) {
         let mut request = Request::post("/graphql").header("content-type", "application/json");

@@ -5,7 +5,7 @@ use query_api::notify::{INTERVIEW_CHANNEL, Notice, PERSON_CHANNEL};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::cache::{cache, heard, notify};
+use crate::cache::{cache, heard, notify, sql};
 use crate::harness::{TestApp, spawn};
 use crate::world::Spec;
 use domain::Role;
@@ -40,14 +40,6 @@ async fn ask(app: &TestApp, query: &str, id: Uuid) -> (Value, u64) {
         .await;
     assert_eq!(status, 200, "{answer}");
     (answer, app.ctx.read_model().statements() - before)
-}
-
-async fn sql(app: &TestApp, text: &str, id: Uuid) {
-    sqlx::query(text)
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .expect("statement");
 }
 
 #[tokio::test]
@@ -102,10 +94,7 @@ async fn an_answer_is_kept_whole_and_dropped_with_any_of_its_rows() {
     cache(&app).clear();
     assert_eq!(responses().held, 0);
 
-    let request = axum::http::Request::get("/metrics")
-        .body(axum::body::Body::empty())
-        .expect("request");
-    let (_, metrics) = app.http(request).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("read_model_response_cache_hits_total 2"),
         "{metrics}"

@@ -122,10 +122,7 @@ async fn a_cached_availability_sends_no_statement() {
     let stats = cache(&app).schedule_stats();
     assert_eq!(stats.entries, 3, "{stats:?}");
     assert!(stats.hits >= 12, "{stats:?}");
-    let request = axum::http::Request::get("/metrics")
-        .body(axum::body::Body::empty())
-        .expect("request");
-    let (_, metrics) = app.http(request).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("read_model_cache_entries{table=\"schedules\"} 3"),
         "{metrics}"
