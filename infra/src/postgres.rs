@@ -243,26 +243,12 @@ impl PgEventStore {
 
     /// Reads a page of `$all` after `after`, only rows of finished transactions.
     async fn read_page(&self, after: Position, limit: usize) -> StoreResult<Vec<RecordedEvent>> {
-        let sql = format!(
-            "{BOUND_CTES}
-             SELECT {SELECT_COLUMNS} FROM events
-             WHERE (transaction_id, position) > ($1::text::xid8, $2)
-               AND transaction_id < (SELECT bound FROM b)
-             ORDER BY transaction_id, position
-             LIMIT $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(after.major.to_string())
-            .bind(after.minor as i64)
-            .bind(limit.min(i64::MAX as usize) as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        rows.iter().map(|r| self.decode(r)).collect()
+        Ok(self.read_page_and_withheld(after, limit).await?.0)
     }
 
-    /// Reads a page of `$all` after `after` like [`Self::read_page`], and in the same
-    /// snapshot whether committed events exist that a running transaction holds back.
+    /// Reads a page of `$all` after `after` (only rows below the bound of
+    /// [`BOUND_CTES`]), and in the same snapshot whether committed events exist that a
+    /// running transaction holds back.
     /// One statement, so nothing can commit between the two answers: when nothing is
     /// held back, every event committed so far has been read and the next one will be
     /// announced by a notification.
