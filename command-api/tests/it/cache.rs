@@ -118,12 +118,7 @@ async fn a_command_on_a_stream_changed_elsewhere_is_decided_again() {
     a.post(&format!("/interviews/{id}/complete"), json!({}))
         .await
         .expect_ok(200);
-    let types: Vec<String> = a
-        .stream(&format!("interview-{id}"))
-        .await
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
+    let types: Vec<String> = a.event_types(&format!("interview-{id}")).await;
     assert_eq!(
         types,
         [

@@ -99,12 +99,7 @@ async fn fifty_concurrent_reschedules_with_one_if_match_yield_exactly_one() {
         .collect();
     assert_eq!(versions, [1, 2], "versions contiguous");
     for p in [cand, i1] {
-        let types: Vec<String> = app
-            .stream(&format!("schedule-{p}"))
-            .await
-            .into_iter()
-            .map(|e| e.event_type)
-            .collect();
+        let types: Vec<String> = app.event_types(&format!("schedule-{p}")).await;
         assert_eq!(types, ["SlotBooked", "SlotReleased", "SlotBooked"]);
     }
     if let Ok(app) = Arc::try_unwrap(app) {

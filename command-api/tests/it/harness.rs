@@ -177,6 +177,15 @@ impl TestApp {
         self.store.read_stream(stream, 1).await.expect("read")
     }
 
+    /// The types of `stream`'s events, in order.
+    pub async fn event_types(&self, stream: &str) -> Vec<String> {
+        self.stream(stream)
+            .await
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect()
+    }
+
     pub async fn person(&self, name: &str, roles: &[&str]) -> Uuid {
         let r = self
             .post("/people", json!({"name": name, "roles": roles}))

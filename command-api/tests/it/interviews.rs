@@ -64,12 +64,7 @@ async fn an_interview_goes_through_its_whole_lifecycle() {
     )
     .await
     .expect_problem(422, "rule-violated");
-    let types: Vec<String> = app
-        .stream(&format!("interview-{id}"))
-        .await
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
+    let types: Vec<String> = app.event_types(&format!("interview-{id}")).await;
     assert_eq!(
         types,
         [
@@ -311,12 +306,7 @@ async fn cancelling_and_no_show_release_every_booking() {
     )
     .await
     .expect_ok(200);
-    let s: Vec<String> = app
-        .stream(&format!("schedule-{i1}"))
-        .await
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
+    let s: Vec<String> = app.event_types(&format!("schedule-{i1}")).await;
     assert_eq!(
         s,
         ["SlotBooked", "SlotReleased", "SlotBooked", "SlotReleased"]

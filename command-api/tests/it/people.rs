@@ -141,12 +141,7 @@ async fn availability_is_added_and_removed_and_validated() {
         )
         .await;
     assert_eq!(r.expect_ok(200).1, 3);
-    let types: Vec<String> = app
-        .stream(&format!("schedule-{id}"))
-        .await
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
+    let types: Vec<String> = app.event_types(&format!("schedule-{id}")).await;
     assert_eq!(
         types,
         [
