@@ -58,6 +58,12 @@ impl Loaders {
         (self, reads)
     }
 
+    fn note(&self, deps: impl IntoIterator<Item = Dep>) {
+        if let Some(r) = &self.reads {
+            r.record(deps);
+        }
+    }
+
     /// The record of reads, if kept.
     pub fn reads(&self) -> Option<&Reads> {
         self.reads.as_deref()
@@ -65,9 +71,7 @@ impl Loaders {
 
     /// The interview `id`: from the row cache if held, else through the loader.
     pub async fn interview(&self, id: Uuid) -> Result<Option<InterviewRow>, Arc<ReadModelError>> {
-        if let Some(r) = &self.reads {
-            r.record(Dep::Interview(id));
-        }
+        self.note([Dep::Interview(id)]);
         if let Some(row) = self.read_model.cache().and_then(|c| c.interview(id)) {
             return Ok(Some(row));
         }
@@ -76,9 +80,7 @@ impl Loaders {
 
     /// The person `id`: from the row cache if held, else through the loader.
     pub async fn person(&self, id: Uuid) -> Result<Option<PersonRow>, Arc<ReadModelError>> {
-        if let Some(r) = &self.reads {
-            r.record(Dep::Person(id));
-        }
+        self.note([Dep::Person(id)]);
         if let Some(mut rows) = self.read_model.cache().and_then(|c| c.people(&[id])) {
             return Ok(rows.pop());
         }
@@ -91,9 +93,7 @@ impl Loaders {
         &self,
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, PersonRow>, Arc<ReadModelError>> {
-        if let Some(r) = &self.reads {
-            r.record_people(ids);
-        }
+        self.note(ids.iter().copied().map(Dep::Person));
         if let Some(rows) = self.read_model.cache().and_then(|c| c.people(ids)) {
             return Ok(rows.into_iter().map(|r| (r.id, r)).collect());
         }

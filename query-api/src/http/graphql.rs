@@ -61,12 +61,10 @@ pub async fn graphql_post(
         .map(|c| c.responses())
         .filter(|r| r.is_on());
     let started = Instant::now();
-    let mut waited = false;
     if let Some(responses) = responses {
         if let Err(refused) = wait(&state, &headers).await {
             return answer(&state, None, started, refused);
         }
-        waited = true;
         if let Some(hit) = responses.get(&body) {
             state.metrics.observe(
                 hit.operation.as_deref(),
@@ -82,7 +80,7 @@ pub async fn graphql_post(
     match serde_json::from_slice::<async_graphql::Request>(&body) {
         Ok(request) => match responses {
             Some(responses) => execute_and_keep(&state, responses, body, request, started).await,
-            None => execute(&state, &headers, request, waited).await,
+            None => execute(&state, &headers, request).await,
         },
         Err(e) => refuse(
             &state,
@@ -102,7 +100,7 @@ pub async fn graphql_get(
     RawQuery(query): RawQuery,
 ) -> Response {
     match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
-        Ok(request) => execute(&state, &headers, request, false).await,
+        Ok(request) => execute(&state, &headers, request).await,
         Err(e) => refuse(
             &state,
             StatusCode::BAD_REQUEST,
@@ -143,11 +141,10 @@ async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     request: async_graphql::Request,
-    waited: bool,
 ) -> Response {
     let started = Instant::now();
     let operation = request.operation_name.clone();
-    if !waited && let Err(refused) = wait(state, headers).await {
+    if let Err(refused) = wait(state, headers).await {
         return answer(state, operation.as_deref(), started, refused);
     }
     let response = run(state, request.data(state.ctx.loaders())).await;

@@ -25,7 +25,7 @@ use axum::http::{HeaderMap, StatusCode};
 use uuid::Uuid;
 
 /// A row an answer was made from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dep {
     /// `rm.interviews` row `id` (also when there was none: its creation changes the answer).
     Interview(Uuid),
@@ -41,14 +41,9 @@ pub struct Reads {
 }
 
 impl Reads {
-    /// The request read row `dep`.
-    pub fn record(&self, dep: Dep) {
-        lock(&self.deps).push(dep);
-    }
-
-    /// The request read people `ids`.
-    pub fn record_people(&self, ids: &[Uuid]) {
-        lock(&self.deps).extend(ids.iter().map(|id| Dep::Person(*id)));
+    /// The request read rows `deps`.
+    pub fn record(&self, deps: impl IntoIterator<Item = Dep>) {
+        lock(&self.deps).extend(deps);
     }
 
     /// The request read something no per-id notice tracks: its answer is not kept.
@@ -62,10 +57,7 @@ impl Reads {
             return None;
         }
         let mut deps = lock(&self.deps).clone();
-        deps.sort_unstable_by_key(|d| match d {
-            Dep::Interview(id) => (0, *id),
-            Dep::Person(id) => (1, *id),
-        });
+        deps.sort_unstable();
         deps.dedup();
         Some(deps)
     }
@@ -404,8 +396,8 @@ mod tests {
     fn reads_are_tracked_until_something_untracked_is_read() {
         let r = Reads::default();
         let (i, p) = (Uuid::new_v4(), Uuid::new_v4());
-        r.record(Dep::Interview(i));
-        r.record_people(&[p, p]);
+        r.record([Dep::Interview(i)]);
+        r.record([p, p].map(Dep::Person));
         assert_eq!(r.tracked(), Some(vec![Dep::Interview(i), Dep::Person(p)]));
         r.untracked();
         assert_eq!(r.tracked(), None);
