@@ -7,6 +7,8 @@ use domain::{Conflict, FieldError};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::command::{self, CommandError};
+
 /// The base of every problem `type`.
 pub const PROBLEM_BASE: &str = "https://interview-ledger.dev/problems/";
 
@@ -74,15 +76,6 @@ pub enum ApiError {
     /// 503: the event store or database is unreachable, or contention did not resolve.
     #[error("{0}")]
     Unavailable(String),
-    /// A lost race on a stream; handlers retry it, and it is never answered as such
-    /// (it maps to 503 should one escape).
-    #[error("stream {stream} changed concurrently (now at {actual:?})")]
-    StreamConflict {
-        /// The stream.
-        stream: String,
-        /// Its version, when known.
-        actual: Option<u64>,
-    },
     /// 500: a bug or an unexpected store failure (logged, never shown).
     #[error("internal error: {0}")]
     Internal(String),
@@ -101,24 +94,9 @@ impl ApiError {
             ApiError::Validation(_)
             | ApiError::RuleViolated { .. }
             | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) | ApiError::StreamConflict { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
-    }
-
-    /// A refusal that depends on the state of the streams (not on the request alone, not
-    /// on the infrastructure): worth confirming on a fresh read before answering.
-    pub fn is_refusal(&self) -> bool {
-        matches!(
-            self,
-            ApiError::NotFound { .. }
-                | ApiError::AlreadyExists { .. }
-                | ApiError::BookingConflict(_)
-                | ApiError::RuleViolated { .. }
-                | ApiError::Validation(_)
-        )
     }
 
     /// The last segment of the problem `type`.
@@ -134,7 +112,7 @@ impl ApiError {
             ApiError::Validation(_) => "validation-failed",
             ApiError::RuleViolated { .. } => "rule-violated",
             ApiError::IdempotencyKeyReused => "idempotency-key-reused",
-            ApiError::Unavailable(_) | ApiError::StreamConflict { .. } => "unavailable",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -151,7 +129,7 @@ impl ApiError {
             ApiError::Validation(_) => "Validation failed",
             ApiError::RuleViolated { .. } => "Rule violated",
             ApiError::IdempotencyKeyReused => "Idempotency key reused",
-            ApiError::Unavailable(_) | ApiError::StreamConflict { .. } => "Service unavailable",
+            ApiError::Unavailable(_) => "Service unavailable",
             ApiError::Internal(_) => "Internal server error",
         }
     }
@@ -299,6 +277,27 @@ impl From<infra::StoreError> for ApiError {
         match e {
             infra::StoreError::Unavailable(m) => ApiError::Unavailable(m),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Refused(refusal) => refusal.into(),
+            CommandError::Conflict(command::Conflict::IfMatch {
+                entity,
+                expected,
+                current,
+            }) => ApiError::VersionConflict {
+                entity,
+                expected,
+                current,
+            },
+            CommandError::Conflict(contended @ command::Conflict::Contended { .. }) => {
+                ApiError::Unavailable(contended.to_string())
+            }
+            CommandError::Store(e) => e.into(),
         }
     }
 }

@@ -2,31 +2,29 @@
 //! idempotency keys, `If-Match`, metadata headers, health, metrics and OpenAPI.
 
 pub mod body;
+pub mod booking;
+pub mod command;
 pub mod error;
-pub mod handler;
 pub mod idempotency;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
-pub mod recovery;
+pub mod pipeline;
 pub mod routes;
+pub mod state;
 pub mod streams;
+
+pub use booking::recovery;
+pub use state::AppState;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use infra::AnyEventStore;
-use sqlx::PgPool;
+use axum::http::StatusCode;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
-
-use crate::error::ApiError;
-use crate::handler::{CommandMeta, CommandResult};
 
 /// The command API's own tables (idempotency keys).
 pub static MIGRATOR: Migrator = Migrator {
@@ -34,104 +32,6 @@ pub static MIGRATOR: Migrator = Migrator {
     ignore_missing: true,
     ..sqlx::migrate!("./migrations")
 };
-
-/// Shared state of the handlers.
-#[derive(Clone)]
-pub struct AppState {
-    /// The event store commands append to.
-    pub store: AnyEventStore,
-    /// PostgreSQL for idempotency keys.
-    pub pool: PgPool,
-    /// Request metrics.
-    pub metrics: Arc<metrics::Metrics>,
-    /// The event store with the streams this process has folded.
-    pub streams: Arc<streams::Streams>,
-}
-
-impl AppState {
-    /// State over a store and a pool.
-    pub fn new(store: AnyEventStore, pool: PgPool) -> Self {
-        let streams = Arc::new(streams::Streams::new(
-            store.clone(),
-            streams::DEFAULT_CAPACITY,
-        ));
-        AppState {
-            store,
-            pool,
-            metrics: Arc::new(metrics::Metrics::default()),
-            streams,
-        }
-    }
-
-    /// Runs a command under its idempotency key (if any) and turns the outcome into the
-    /// response: `success` status with `{id, version, position}`, or a problem.
-    pub async fn respond<F, Fut>(
-        &self,
-        meta: CommandMeta,
-        route: &str,
-        raw_body: &[u8],
-        success: StatusCode,
-        run: F,
-    ) -> Response
-    where
-        F: FnOnce(CommandMeta) -> Fut,
-        Fut: Future<Output = Result<CommandResult, ApiError>>,
-    {
-        let correlation = meta.correlation_id;
-        let mut response = match meta.idempotency_key.clone() {
-            None => answer(run(meta).await, success),
-            Some(key) => {
-                let hash = idempotency::request_hash("POST", route, raw_body);
-                match idempotency::claim(&self.pool, &key, &hash).await {
-                    Err(e) => e.into_response(),
-                    Ok(idempotency::Claim::Replay(r)) => r,
-                    Ok(idempotency::Claim::Owned) => {
-                        let (status, body, response) = answer_parts(run(meta).await, success);
-                        match idempotency::record(&self.pool, &key, status, &body).await {
-                            Ok(()) => response,
-                            Err(e) => {
-                                // The events are appended; only the stored answer is missing.
-                                // A retry re-derives the same event ids and appends nothing.
-                                tracing::warn!(error = %e, "could not store an idempotent answer");
-                                response
-                            }
-                        }
-                    }
-                }
-            }
-        };
-        if let Ok(v) = HeaderValue::from_str(&correlation.to_string()) {
-            response.headers_mut().insert("x-correlation-id", v);
-        }
-        response
-    }
-}
-
-fn answer(result: Result<CommandResult, ApiError>, success: StatusCode) -> Response {
-    answer_parts(result, success).2
-}
-
-fn answer_parts(
-    result: Result<CommandResult, ApiError>,
-    success: StatusCode,
-) -> (StatusCode, Vec<u8>, Response) {
-    match result {
-        Ok(r) => {
-            let body = serde_json::to_vec(&r).unwrap_or_default();
-            let mut response = (success, body.clone()).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            (success, body, response)
-        }
-        Err(e) => {
-            let status = e.status_code();
-            let body = serde_json::to_vec(&e.problem()).unwrap_or_default();
-            (status, body, e.into_response())
-        }
-    }
-}
 
 /// The whole router.
 pub fn router(state: AppState) -> Router {

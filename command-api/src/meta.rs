@@ -6,8 +6,8 @@ use axum::http::request::Parts;
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::command::CommandMeta;
 use crate::error::ApiError;
-use crate::handler::CommandMeta;
 
 /// Longest accepted idempotency key.
 pub const MAX_KEY_LEN: usize = 255;

@@ -18,6 +18,21 @@ struct Histogram {
     sum: f64,
 }
 
+/// Stream appends made by commands (each stream append counts once).
+static APPENDS: AtomicU64 = AtomicU64::new(0);
+/// Version conflicts met by commands (retried, or answered 412).
+static CONFLICTS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts `n` stream appends made by a command.
+pub fn appended(n: usize) {
+    APPENDS.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// Counts one version conflict met by a command.
+pub fn conflict() {
+    CONFLICTS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Counters and histograms, rendered as Prometheus text.
 #[derive(Default)]
 pub struct Metrics {
@@ -107,12 +122,12 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# HELP command_api_appends_total Stream appends made by commands.\n# TYPE command_api_appends_total counter\ncommand_api_appends_total {}",
-            crate::handler::APPENDS.load(Ordering::Relaxed)
+            APPENDS.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,
             "# HELP command_api_version_conflicts_total Version conflicts met (retried or answered 412).\n# TYPE command_api_version_conflicts_total counter\ncommand_api_version_conflicts_total {}",
-            crate::handler::CONFLICTS.load(Ordering::Relaxed)
+            CONFLICTS.load(Ordering::Relaxed)
         );
         out
     }

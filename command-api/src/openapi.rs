@@ -2,8 +2,8 @@
 
 use utoipa::OpenApi;
 
+use crate::command::CommandResult;
 use crate::error::{Problem, ProblemConflict, ProblemField};
-use crate::handler::CommandResult;
 use crate::routes::*;
 
 #[derive(OpenApi)]

@@ -1,11 +1,11 @@
-//! Folded streams kept between commands.
+//! Folded streams: read from the store, and kept between commands.
 //!
 //! Loading a stream means reading every event and folding it; for a person's schedule
 //! that grows with each booking. This process keeps the folded state, version and the ids
 //! of the latest events of the streams it wrote or read, and decides the next command on
 //! them without reading the store.
 //!
-//! The cache is never trusted for correctness, only for speed: every append carries the
+//! The memory is never trusted for correctness, only for speed: every append carries the
 //! expected version the decision was made on, so a state that another process (another
 //! command API, the booking recovery) moved on is refused by the store as a version
 //! conflict; the entry is then dropped and the command reloads and decides again. Facts
@@ -15,16 +15,14 @@
 //! remembered (another process may create it at any time).
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
-use domain::DomainEvent;
-use infra::{AnyEventStore, AppendResult, Position};
+use domain::{Aggregate, DomainEvent};
+use infra::{AnyEventStore, AppendResult, EventStore, Position, StoreError};
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::handler::{Loaded, Recent};
+use crate::command::{CommandMeta, CommandResult};
 
 /// Streams kept at most by default.
 pub const DEFAULT_CAPACITY: usize = 50_000;
@@ -32,6 +30,101 @@ pub const DEFAULT_CAPACITY: usize = 50_000;
 /// Event ids remembered per stream besides those of the last command (to answer a
 /// retried command as the first time).
 const RECENT: usize = 64;
+
+/// A stream as loaded: its folded state, version and the position of its last event.
+#[derive(Debug, Clone)]
+pub struct Loaded<S> {
+    /// The stream name.
+    pub stream: String,
+    /// The folded state.
+    pub state: S,
+    /// Number of events.
+    pub version: u64,
+    /// Position of the last event.
+    pub position: Option<Position>,
+    /// Ids of the latest events, oldest first (for detecting an already-applied retry).
+    pub recent: Vec<Recent>,
+    /// Whether this came from the process's memory (or an assumption) rather than a read
+    /// of the store: a refusal decided on it must be confirmed on a fresh read.
+    pub from_memory: bool,
+}
+
+/// An event as far as retries care: its id, version and position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recent {
+    /// The event's id.
+    pub event_id: Uuid,
+    /// Its version in the stream.
+    pub version: u64,
+    /// Its position.
+    pub position: Position,
+}
+
+impl<S> Loaded<S> {
+    /// When this command's events are already in the stream (a retry whose first answer
+    /// was lost), the answer of the first attempt.
+    pub fn already_applied(&self, meta: &CommandMeta, id: Uuid) -> Option<CommandResult> {
+        let first = meta.event_id(&self.stream, 0);
+        let start = self.recent.iter().position(|e| e.event_id == first)?;
+        let mut last = &self.recent[start];
+        for (i, e) in self.recent[start..].iter().enumerate() {
+            if e.event_id == meta.event_id(&self.stream, i) {
+                last = e;
+            } else {
+                break;
+            }
+        }
+        Some(CommandResult {
+            id,
+            version: last.version,
+            position: last.position.to_string(),
+        })
+    }
+
+    /// The answer when the command changed nothing.
+    pub fn unchanged(&self, id: Uuid) -> CommandResult {
+        CommandResult {
+            id,
+            version: self.version,
+            position: self.position.unwrap_or(Position::START).to_string(),
+        }
+    }
+}
+
+/// Reads and folds a stream from the store, remembering nothing.
+pub async fn read<A: Aggregate>(
+    store: &AnyEventStore,
+    stream: String,
+) -> Result<Loaded<A::State>, StoreError> {
+    let events = store.read_stream(&stream, 1).await?;
+    let mut state = A::initial();
+    for recorded in &events {
+        let event =
+            A::Event::from_data(&recorded.event_type, recorded.data.clone()).map_err(|e| {
+                StoreError::Decode(format!(
+                    "stored event {} v{} undecodable: {e}",
+                    stream, recorded.version
+                ))
+            })?;
+        state = A::evolve(state, &event);
+    }
+    let recent = events
+        .iter()
+        .map(|e| Recent {
+            event_id: e.event_id,
+            version: e.version,
+            position: e.position,
+        })
+        .collect();
+    Ok(Loaded {
+        stream,
+        state,
+        version: events.last().map_or(0, |e| e.version),
+        position: events.last().map(|e| e.position),
+        recent,
+        from_memory: false,
+    })
+}
 
 /// One stream as last seen by this process.
 struct Entry<S> {
@@ -44,8 +137,9 @@ struct Entry<S> {
 /// The event store with this process's folded streams.
 pub struct Streams {
     store: AnyEventStore,
-    entries: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
-    capacity: usize,
+    /// Entries of several aggregates' state types, told apart by their stream names.
+    memory: moka::sync::Cache<String, Arc<dyn Any + Send + Sync>>,
+    enabled: bool,
     hits: AtomicU64,
     misses: AtomicU64,
     assumed: AtomicU64,
@@ -53,12 +147,12 @@ pub struct Streams {
 }
 
 impl Streams {
-    /// A cache of at most `capacity` streams over `store` (0: no caching at all).
+    /// A memory of at most `capacity` streams over `store` (0: remember nothing).
     pub fn new(store: AnyEventStore, capacity: usize) -> Self {
         Streams {
             store,
-            entries: Mutex::new(HashMap::new()),
-            capacity,
+            memory: moka::sync::Cache::new(capacity as u64),
+            enabled: capacity > 0,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             assumed: AtomicU64::new(0),
@@ -82,37 +176,22 @@ impl Streams {
         ]
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<dyn Any + Send + Sync>>> {
-        // A panic while holding the lock cannot leave the map half-changed (every change
-        // is one insert or remove), so a poisoned lock is still usable.
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// The stream folded: from memory when this process knows it, else from the store.
-    pub async fn load<E: DomainEvent, S: Clone + Send + Sync + 'static>(
-        &self,
-        stream: String,
-        init: S,
-        evolve: fn(S, &E) -> S,
-    ) -> Result<Loaded<S>, ApiError> {
-        if let Some(Some(loaded)) = self.remembered(&stream) {
+    pub async fn load<A: Aggregate>(&self, stream: String) -> Result<Loaded<A::State>, StoreError> {
+        if let Some(Some(loaded)) = self.remembered::<A::State>(&stream) {
             return Ok(loaded);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        self.load_fresh(stream, init, evolve).await
+        self.load_fresh::<A>(stream).await
     }
 
     /// The stream folded from a read of the store, whatever this process remembers (and
     /// remembered from now on).
-    pub async fn load_fresh<E: DomainEvent, S: Clone + Send + Sync + 'static>(
+    pub async fn load_fresh<A: Aggregate>(
         &self,
         stream: String,
-        init: S,
-        evolve: fn(S, &E) -> S,
-    ) -> Result<Loaded<S>, ApiError> {
-        let loaded = crate::handler::load(&self.store, stream, init, evolve).await?;
+    ) -> Result<Loaded<A::State>, StoreError> {
+        let loaded = read::<A>(&self.store, stream).await?;
         if loaded.version > 0 {
             let keep = loaded.recent.len().saturating_sub(RECENT);
             self.put(
@@ -130,18 +209,14 @@ impl Streams {
 
     /// The stream as this process knows it, or, when it does not, taken to be empty (for
     /// commands that create it). `None` only when the memory holds another type.
-    pub fn load_new<S: Clone + Send + Sync + 'static>(
-        &self,
-        stream: String,
-        init: S,
-    ) -> Option<Loaded<S>> {
+    pub fn load_new<A: Aggregate>(&self, stream: String) -> Option<Loaded<A::State>> {
         match self.remembered(&stream) {
             Some(known) => known,
             None => {
                 self.assumed.fetch_add(1, Ordering::Relaxed);
                 Some(Loaded {
                     stream,
-                    state: init,
+                    state: A::initial(),
                     version: 0,
                     position: None,
                     recent: Vec::new(),
@@ -157,7 +232,7 @@ impl Streams {
         &self,
         stream: &str,
     ) -> Option<Option<Loaded<S>>> {
-        let entry = self.lock().get(stream).cloned()?;
+        let entry = self.memory.get(stream)?;
         let Ok(entry) = entry.downcast::<Entry<S>>() else {
             return Some(None);
         };
@@ -209,29 +284,20 @@ impl Streams {
 
     /// Drops what this process knows of `stream` (after a conflict or an unknown outcome).
     pub fn forget(&self, stream: &str) {
-        self.lock().remove(stream);
+        self.memory.invalidate(stream);
     }
 
     fn put<S: Send + Sync + 'static>(&self, stream: &str, entry: Entry<S>) {
-        if self.capacity == 0 {
-            return;
+        if self.enabled {
+            self.memory.insert(stream.to_owned(), Arc::new(entry));
         }
-        let mut entries = self.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(stream) {
-            // Drop about a tenth, whichever the map yields first: cheap, and a dropped
-            // stream costs one read when it is used again.
-            let drop_n = (self.capacity / 10).max(1);
-            let victims: Vec<String> = entries.keys().take(drop_n).cloned().collect();
-            for v in victims {
-                entries.remove(&v);
-            }
-        }
-        entries.insert(stream.to_owned(), Arc::new(entry));
     }
 
     /// Streams remembered now.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        // The count is kept up to date by pending maintenance; run it for an exact figure.
+        self.memory.run_pending_tasks();
+        self.memory.entry_count() as usize
     }
 
     /// True when nothing is remembered.

@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod aggregate;
 pub mod error;
 pub mod event;
 pub mod interview;
@@ -30,6 +31,7 @@ mod event_roundtrip;
 #[cfg(test)]
 mod testing;
 
+pub use aggregate::{Aggregate, InterviewAggregate, PersonAggregate, ScheduleAggregate};
 pub use error::{Conflict, DecodeError, Error, FieldError, Rule};
 pub use event::DomainEvent;
 pub use role::Role;

@@ -15,8 +15,8 @@ use infra::EventStore;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::error::{ApiError, LoggedCause};
+use crate::state::AppState;
 
 pub use interviews::*;
 pub use people::*;

@@ -6,18 +6,20 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use chrono::{DateTime, Utc};
-use domain::person::{self, Person, PersonCommand, PersonEvent};
-use domain::schedule::{self, Schedule, ScheduleCommand, ScheduleEvent};
-use domain::{DomainEvent, Role};
+use domain::person::{Person, PersonCommand};
+use domain::schedule::ScheduleCommand;
+use domain::{Aggregate, PersonAggregate, Role, ScheduleAggregate};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::path_id;
-use crate::AppState;
 use crate::body::ApiJson;
+use crate::command::CommandResult;
 use crate::error::ApiError;
-use crate::handler::{CommandResult, Expect, run_single};
 use crate::meta::Meta;
+use crate::pipeline::{Expect, execute};
+use crate::state::AppState;
+use crate::streams::Streams;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -101,18 +103,7 @@ pub async fn register(
                 roles: b.roles,
                 timezone: b.timezone,
             };
-            run_single(
-                &streams,
-                Expect::NewStream,
-                &meta,
-                "person",
-                id,
-                PersonEvent::stream_id(id),
-                || None,
-                person::evolve,
-                |s| person::decide(s, cmd.clone()),
-            )
-            .await
+            Ok(execute::<PersonAggregate>(&streams, &meta, id, Expect::NewStream, cmd).await?)
         },
     )
     .await
@@ -138,18 +129,7 @@ pub async fn change_details(
             email: b.email,
             timezone: b.timezone,
         };
-        run_single(
-            &streams,
-            Expect::Existing,
-            &meta,
-            "person",
-            id,
-            PersonEvent::stream_id(id),
-            || None,
-            person::evolve,
-            |s| person::decide(s, cmd.clone()),
-        )
-        .await
+        Ok(execute::<PersonAggregate>(&streams, &meta, id, Expect::Existing, cmd).await?)
     })
     .await
 }
@@ -174,35 +154,19 @@ pub async fn change_availability(
             add: b.add.iter().map(|w| (w.start, w.end)).collect(),
             remove: b.remove.iter().map(|w| (w.start, w.end)).collect(),
         };
-        let mut result = run_single(
-            &streams,
-            Expect::Existing,
-            &meta,
-            "schedule",
-            id,
-            ScheduleEvent::stream_id(id),
-            Schedule::default,
-            schedule::evolve,
-            |s| schedule::decide(s, cmd.clone()),
-        )
-        .await?;
-        result.id = id;
-        Ok::<CommandResult, ApiError>(result)
+        Ok(execute::<ScheduleAggregate>(&streams, &meta, id, Expect::Existing, cmd).await?)
     })
     .await
 }
 
 /// Loads a person; 404 when missing.
-pub(crate) async fn require_person(
-    streams: &crate::streams::Streams,
-    id: Uuid,
-) -> Result<Person, ApiError> {
+pub(crate) async fn require_person(streams: &Streams, id: Uuid) -> Result<Person, ApiError> {
     // A person, once registered, stays: a remembered one need not be read again.
-    let stream = PersonEvent::stream_id(id);
-    let mut loaded = streams.load(stream.clone(), None, person::evolve).await?;
+    let stream = PersonAggregate::stream(id);
+    let mut loaded = streams.load::<PersonAggregate>(stream.clone()).await?;
     if loaded.state.is_none() && loaded.from_memory {
         // Not found is only answered from what the store says.
-        loaded = streams.load_fresh(stream, None, person::evolve).await?;
+        loaded = streams.load_fresh::<PersonAggregate>(stream).await?;
     }
     loaded.state.ok_or(ApiError::NotFound {
         entity: "person",

@@ -1,0 +1,141 @@
+//! What a command carries besides its body, what it answers, and the three ways it can
+//! fail: refused by the domain, lost a version race, or the store failed.
+
+use chrono::{DateTime, Utc};
+use domain::DomainEvent;
+use infra::{Metadata, NewEvent, StoreError};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Namespace of event ids derived from a command id or idempotency key.
+const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1e_d0c5_4b7e_4c4e_9f3a_2d8b_7c11_e0a1);
+
+/// What every command answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CommandResult {
+    /// The aggregate's id.
+    pub id: Uuid,
+    /// Its version after the command (number of events in its stream).
+    pub version: u64,
+    /// Position of the last event the command appended (opaque, for `X-Min-Position`).
+    pub position: String,
+}
+
+/// Who asks, under which key and expectation, and when.
+#[derive(Debug, Clone)]
+pub struct CommandMeta {
+    /// `X-Actor`, else `anonymous`.
+    pub actor: String,
+    /// `X-Correlation-Id`, else new.
+    pub correlation_id: Uuid,
+    /// The command's own id: the causation id of its events.
+    pub command_id: Uuid,
+    /// `Idempotency-Key`, when sent.
+    pub idempotency_key: Option<String>,
+    /// `If-Match` version, when sent.
+    pub if_match: Option<u64>,
+    /// The clock, read once per command.
+    pub now: DateTime<Utc>,
+}
+
+impl CommandMeta {
+    /// The metadata of a command the system issues itself (repairs, recovery): no key,
+    /// no expectation, a new id.
+    pub fn system(actor: &str) -> Self {
+        CommandMeta {
+            actor: actor.to_owned(),
+            correlation_id: Uuid::now_v7(),
+            command_id: Uuid::now_v7(),
+            idempotency_key: None,
+            if_match: None,
+            now: Utc::now(),
+        }
+    }
+
+    /// A follow-up command issued on behalf of this one (an undo): same actor and
+    /// correlation, but its own id, no key and no `If-Match`.
+    pub fn follow_up(&self) -> Self {
+        CommandMeta {
+            command_id: Uuid::new_v4(),
+            idempotency_key: None,
+            if_match: None,
+            ..self.clone()
+        }
+    }
+
+    /// Metadata for the events of this command.
+    pub fn metadata(&self) -> Metadata {
+        Metadata {
+            correlation_id: Some(self.correlation_id),
+            causation_id: Some(self.command_id),
+            actor: self.actor.clone(),
+            occurred_at: self.now,
+            schema_version: 1,
+        }
+    }
+
+    /// The id of the `index`-th event this command appends to `stream`. Derived from the
+    /// idempotency key when there is one, so a retry after a lost answer appends nothing.
+    pub fn event_id(&self, stream: &str, index: usize) -> Uuid {
+        let seed = match &self.idempotency_key {
+            Some(key) => format!("key\n{key}\n{stream}\n{index}"),
+            None => format!("cmd\n{}\n{stream}\n{index}", self.command_id),
+        };
+        Uuid::new_v5(&EVENT_ID_NAMESPACE, seed.as_bytes())
+    }
+
+    /// Encodes domain events for `stream`.
+    pub fn encode<E: DomainEvent>(&self, stream: &str, events: &[E]) -> Vec<NewEvent> {
+        let metadata = self.metadata();
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| NewEvent {
+                event_id: self.event_id(stream, i),
+                event_type: e.event_type().to_owned(),
+                data: e.to_data(),
+                metadata: Metadata {
+                    schema_version: e.schema_version(),
+                    ..metadata.clone()
+                },
+            })
+            .collect()
+    }
+}
+
+/// Why a command did not go through. Mapped to an HTTP answer only at the edge
+/// ([`crate::error::ApiError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The domain refused it, as decided on what the store says.
+    #[error(transparent)]
+    Refused(domain::Error),
+    /// It lost a version race it may not retry, or kept losing them.
+    #[error(transparent)]
+    Conflict(Conflict),
+    /// The event store, or PostgreSQL beside it, failed or could not be reached; the
+    /// outcome may be unknown.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A version race that ended the command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// `If-Match` named another version than the aggregate's.
+    #[error("expected version {expected}, but the {entity} is at version {current}")]
+    IfMatch {
+        /// Aggregate kind.
+        entity: &'static str,
+        /// What the client sent.
+        expected: u64,
+        /// Where it is.
+        current: u64,
+    },
+    /// Every attempt lost a race on the streams the command writes.
+    #[error("{what} changing too fast; try again")]
+    Contended {
+        /// What kept changing, e.g. `interview {id} is`.
+        what: String,
+    },
+}
