@@ -480,12 +480,7 @@ impl EventStore for EsdbEventStore {
             // Nothing to write: only the expectation is checked. (The server would accept an
             // empty append, but reports a missing stream and revision 0 alike.)
             let (version, position) = inner.stream_head(stream_id).await?;
-            let holds = match expected {
-                ExpectedVersion::Any => true,
-                ExpectedVersion::NoStream => version == 0,
-                ExpectedVersion::Exact(n) => version == n,
-            };
-            if !holds {
+            if !expected.matches(version) {
                 return Err(StoreError::WrongExpectedVersion {
                     stream: stream_id.to_owned(),
                     expected,

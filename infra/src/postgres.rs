@@ -155,7 +155,7 @@ impl PgEventStore {
     ) -> Result<Option<AppendResult>, sqlx::Error> {
         if events.is_empty() {
             let (version, position) = stream_head(&mut **tx, stream_id).await?;
-            return Ok(expected_matches(expected, version).then_some(AppendResult {
+            return Ok(expected.matches(version).then_some(AppendResult {
                 version,
                 position: position.unwrap_or(Position::START),
             }));
@@ -215,12 +215,11 @@ impl PgEventStore {
                 return Ok(None);
             }
             if i == 0 {
-                let matches = match expected {
-                    ExpectedVersion::Any => true,
-                    ExpectedVersion::NoStream => version == 1,
-                    ExpectedVersion::Exact(n) => version == n + 1,
-                };
-                if !matches {
+                // The first event went in right after the expected version.
+                if !version
+                    .checked_sub(1)
+                    .is_some_and(|before| expected.matches(before))
+                {
                     return Ok(None);
                 }
             }
@@ -318,7 +317,7 @@ impl PgEventStore {
             let (version, _) = stream_head(&self.pool, &a.stream_id)
                 .await
                 .map_err(db_err)?;
-            if !expected_matches(a.expected, version) {
+            if !a.expected.matches(version) {
                 return Ok(i);
             }
         }
@@ -332,11 +331,7 @@ async fn insert<'e, E: sqlx::PgExecutor<'e>>(
     expected: ExpectedVersion,
     events: &[NewEvent],
 ) -> Result<Option<AppendResult>, sqlx::Error> {
-    let expected_version: Option<i64> = match expected {
-        ExpectedVersion::Any => None,
-        ExpectedVersion::NoStream => Some(0),
-        ExpectedVersion::Exact(n) => Some(n as i64),
-    };
+    let expected_version: Option<i64> = expected.required_version().map(|n| n as i64);
     let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     let data: Vec<&Value> = events.iter().map(|e| &e.data).collect();
@@ -390,14 +385,6 @@ async fn stream_head<'e, E: sqlx::PgExecutor<'e>>(
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
             Ok((version as u64, Some(Position::new(major, position as u64))))
         }
-    }
-}
-
-fn expected_matches(expected: ExpectedVersion, version: u64) -> bool {
-    match expected {
-        ExpectedVersion::Any => true,
-        ExpectedVersion::NoStream => version == 0,
-        ExpectedVersion::Exact(n) => version == n,
     }
 }
 
@@ -460,7 +447,7 @@ impl EventStore for PgEventStore {
     ) -> StoreResult<AppendResult> {
         if events.is_empty() {
             let (version, position) = stream_head(&self.pool, stream_id).await.map_err(db_err)?;
-            if !expected_matches(expected, version) {
+            if !expected.matches(version) {
                 return Err(StoreError::WrongExpectedVersion {
                     stream: stream_id.to_owned(),
                     expected,

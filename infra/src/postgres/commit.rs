@@ -21,7 +21,7 @@ use serde_json::Value;
 use sqlx::{PgPool, Row};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
-use crate::store::{AppendResult, ExpectedVersion, Position, StoreError, StreamAppend};
+use crate::store::{AppendResult, Position, StoreError, StreamAppend};
 
 /// Commands written by one statement at most.
 const MAX_COMMANDS: usize = 256;
@@ -308,11 +308,7 @@ pub(super) async fn insert_groups(
     for (g, appends) in groups.iter().enumerate() {
         for a in appends.iter() {
             streams.push(&a.stream_id);
-            expected.push(match a.expected {
-                ExpectedVersion::Any => None,
-                ExpectedVersion::NoStream => Some(0),
-                ExpectedVersion::Exact(n) => Some(n as i64),
-            });
+            expected.push(a.expected.required_version().map(|n| n as i64));
             group_of.push(g as i32);
             let p = streams.len() as i64;
             for (j, e) in a.events.iter().enumerate() {
@@ -355,7 +351,7 @@ pub(super) async fn insert_groups(
             let ok: bool = row.try_get("ok")?;
             let current: i64 = row.try_get("current")?;
             if !ok {
-                if refused.is_none() && !super::expected_matches(a.expected, current as u64) {
+                if refused.is_none() && !a.expected.matches(current as u64) {
                     refused = Some(i);
                 }
                 continue;
