@@ -228,6 +228,27 @@ impl StoreError {
     }
 }
 
+/// The answer to an append of no events: only the expectation is checked, against the
+/// stream's `version` and the `position` of its last event (`None` when it has none).
+pub(crate) fn check_only(
+    stream_id: &str,
+    expected: ExpectedVersion,
+    version: u64,
+    position: Option<Position>,
+) -> StoreResult<AppendResult> {
+    if !expected.matches(version) {
+        return Err(StoreError::WrongExpectedVersion {
+            stream: stream_id.to_owned(),
+            expected,
+            actual: Some(version),
+        });
+    }
+    Ok(AppendResult {
+        version,
+        position: position.unwrap_or(Position::START),
+    })
+}
+
 /// The result of event store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -9,7 +9,7 @@ use super::client::{ALL_PAGE, STREAM_PAGE};
 use super::{EsdbEventStore, codec, feed};
 use crate::store::{
     AppendResult, EventFeed, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent,
-    StoreError, StoreResult, StreamAppend,
+    StoreError, StoreResult, StreamAppend, check_only,
 };
 
 /// Records per page when counting `$all`.
@@ -36,17 +36,7 @@ impl EventStore for EsdbEventStore {
             // Nothing to write: only the expectation is checked. (The server would accept an
             // empty append, but reports a missing stream and revision 0 alike.)
             let (version, position) = inner.stream_head(stream_id).await?;
-            if !expected.matches(version) {
-                return Err(StoreError::WrongExpectedVersion {
-                    stream: stream_id.to_owned(),
-                    expected,
-                    actual: Some(version),
-                });
-            }
-            return Ok(AppendResult {
-                version,
-                position: position.unwrap_or(Position::START),
-            });
+            return check_only(stream_id, expected, version, position);
         }
 
         let data = events

@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::commit::{Failure, Outcome};
+use super::commit::{self, Failure, Outcome};
 use super::{PgEventStore, db_err, parse_tx};
 use crate::store::*;
 
@@ -30,17 +30,7 @@ impl PgEventStore {
     ) -> StoreResult<AppendResult> {
         if events.is_empty() {
             let (version, position) = stream_head(&self.pool, stream_id).await.map_err(db_err)?;
-            if !expected.matches(version) {
-                return Err(StoreError::WrongExpectedVersion {
-                    stream: stream_id.to_owned(),
-                    expected,
-                    actual: Some(version),
-                });
-            }
-            return Ok(AppendResult {
-                version,
-                position: position.unwrap_or(Position::START),
-            });
+            return check_only(stream_id, expected, version, position);
         }
         // `Any` can lose a race for the next version to a concurrent writer; it then simply
         // takes the version after. Bounded, so a pathological hot stream still answers.
@@ -107,13 +97,7 @@ impl PgEventStore {
             let outcome = self
                 .append_multi_in_transaction(&appends)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        Failure::KeyTaken
-                    } else {
-                        Failure::Store(db_err(e))
-                    }
-                });
+                .map_err(commit::failure);
             if matches!(outcome, Ok(Outcome::Done(_)))
                 && appends.iter().any(|a| !a.events.is_empty())
             {
@@ -310,12 +294,9 @@ async fn insert<'e, E: sqlx::PgExecutor<'e>>(
     let version: i64 = last.try_get("version")?;
     let position: i64 = last.try_get("position")?;
     let tx: String = last.try_get("tx")?;
-    let major = tx
-        .parse::<u64>()
-        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     Ok(Some(AppendResult {
         version: version as u64,
-        position: Position::new(major, position as u64),
+        position: Position::new(commit::parse_tx(&tx)?, position as u64),
     }))
 }
 
@@ -336,14 +317,8 @@ async fn stream_head<'e, E: sqlx::PgExecutor<'e>>(
             let version: i64 = row.try_get("version")?;
             let position: i64 = row.try_get("position")?;
             let tx: String = row.try_get("tx")?;
-            let major = tx
-                .parse::<u64>()
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            Ok((version as u64, Some(Position::new(major, position as u64))))
+            let position = Position::new(commit::parse_tx(&tx)?, position as u64);
+            Ok((version as u64, Some(position)))
         }
     }
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23505"))
 }

@@ -280,7 +280,8 @@ fn is_key_taken(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23505"))
 }
 
-fn failure(e: sqlx::Error) -> Failure {
+/// A failed statement: `KeyTaken` on a unique key, the store's error otherwise.
+pub(super) fn failure(e: sqlx::Error) -> Failure {
     if is_key_taken(&e) {
         Failure::KeyTaken
     } else {
@@ -387,7 +388,8 @@ pub(super) async fn insert_groups(
     Ok(outcomes)
 }
 
-fn parse_tx(tx: &str) -> Result<u64, sqlx::Error> {
+/// A transaction id read as text (`xid8::text`), failing as a decode error of the row.
+pub(super) fn parse_tx(tx: &str) -> Result<u64, sqlx::Error> {
     tx.parse::<u64>()
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
