@@ -45,7 +45,7 @@ pub(super) struct Inner {
     pub(super) options: EsdbOptions,
     /// The server's host:port list, for messages (never the credentials).
     pub(super) target: String,
-    pub(super) relay: Option<NodelayRelay>,
+    relay: Option<NodelayRelay>,
 }
 
 /// The current client and how many times it was replaced.
