@@ -43,12 +43,9 @@ impl Projection for People {
     /// Every person with an event in the batch (a redelivery too: an extra notice only
     /// costs a cache miss).
     fn changed_people(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
-        aggregate_ids(events, PREFIX)
+        aggregate_ids::<PersonEvent>(events)
     }
 }
-
-/// Stream name prefix of the person aggregate.
-const PREFIX: &str = "person-";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct PersonRow {
@@ -66,7 +63,7 @@ struct PersonRow {
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
     let mut ours = Vec::new();
     for event in events {
-        if let Some(id) = aggregate_id(event, PREFIX)? {
+        if let Some(id) = aggregate_id::<PersonEvent>(event)? {
             ours.push((id, event));
         }
     }

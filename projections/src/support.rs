@@ -27,13 +27,13 @@ pub(crate) fn decode<E: DomainEvent + DeserializeOwned>(
     E::deserialize(map).map_err(|e| ProjectionError::poison(event, format!("invalid data: {e}")))
 }
 
-/// The aggregate id in a stream name `{prefix}{uuid}`, if the stream has that prefix.
-/// A stream with the prefix but no valid id is poison.
-pub(crate) fn aggregate_id(
+/// The aggregate id in a stream name `{prefix}{uuid}`, if the stream has the prefix of
+/// `E`'s aggregate ([`DomainEvent::STREAM_PREFIX`]). A stream with the prefix but no
+/// valid id is poison.
+pub(crate) fn aggregate_id<E: DomainEvent>(
     event: &RecordedEvent,
-    prefix: &str,
 ) -> Result<Option<Uuid>, ProjectionError> {
-    let Some(rest) = event.stream_id.strip_prefix(prefix) else {
+    let Some(rest) = event.stream_id.strip_prefix(E::STREAM_PREFIX) else {
         return Ok(None);
     };
     Uuid::parse_str(rest)
@@ -41,12 +41,12 @@ pub(crate) fn aggregate_id(
         .map_err(|_| ProjectionError::poison(event, "stream name does not end in a UUID"))
 }
 
-/// The distinct ids of the aggregates with `prefix` that have events in `events` (for
-/// the runtime's change notices; a malformed stream name is the apply's poison to report).
-pub(crate) fn aggregate_ids(events: &[RecordedEvent], prefix: &str) -> Vec<Uuid> {
+/// The distinct ids of `E`'s aggregates that have events in `events` (for the runtime's
+/// change notices; a malformed stream name is the apply's poison to report).
+pub(crate) fn aggregate_ids<E: DomainEvent>(events: &[RecordedEvent]) -> Vec<Uuid> {
     let mut ids: Vec<Uuid> = events
         .iter()
-        .filter_map(|e| aggregate_id(e, prefix).ok().flatten())
+        .filter_map(|e| aggregate_id::<E>(e).ok().flatten())
         .collect();
     ids.sort_unstable();
     ids.dedup();
@@ -125,7 +125,7 @@ mod tests {
     fn recorded(event_type: &str, data: Value) -> RecordedEvent {
         RecordedEvent {
             event_id: Uuid::nil(),
-            stream_id: format!("interview-{}", Uuid::nil()),
+            stream_id: InterviewEvent::stream_id(Uuid::nil()),
             version: 1,
             position: Position::new(1, 1),
             event_type: event_type.into(),

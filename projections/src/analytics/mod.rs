@@ -13,6 +13,7 @@ mod write;
 
 use std::collections::HashMap;
 
+use domain::interview::InterviewEvent;
 use futures::future::BoxFuture;
 use infra::RecordedEvent;
 use sqlx::PgConnection;
@@ -60,7 +61,7 @@ impl Projection for Analytics {
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
     let mut ours = Vec::new();
     for event in events {
-        if let Some(id) = aggregate_id(event, "interview-")? {
+        if let Some(id) = aggregate_id::<InterviewEvent>(event)? {
             ours.push((id, event));
         }
     }

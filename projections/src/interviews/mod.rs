@@ -9,6 +9,7 @@ mod write;
 
 use std::collections::HashMap;
 
+use domain::interview::InterviewEvent;
 use futures::future::BoxFuture;
 use infra::RecordedEvent;
 use sqlx::PgConnection;
@@ -23,8 +24,6 @@ use fold::{Changes, InterviewRow};
 /// The `interviews` projection.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Interviews;
-
-const PREFIX: &str = "interview-";
 
 impl Projection for Interviews {
     fn name(&self) -> &'static str {
@@ -53,7 +52,7 @@ impl Projection for Interviews {
     }
 
     fn changed_interviews(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
-        aggregate_ids(events, PREFIX)
+        aggregate_ids::<InterviewEvent>(events)
     }
 }
 
@@ -61,7 +60,7 @@ impl Projection for Interviews {
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
     let mut ours = Vec::new();
     for event in events {
-        if let Some(id) = aggregate_id(event, PREFIX)? {
+        if let Some(id) = aggregate_id::<InterviewEvent>(event)? {
             ours.push((id, event));
         }
     }
