@@ -34,6 +34,31 @@ pub(crate) fn aggregate_id<E: DomainEvent>(
         .map_err(|_| ProjectionError::poison(event, "stream name does not end in a UUID"))
 }
 
+/// The events of a batch that belong to `E`'s aggregates.
+pub(crate) struct AggregateEvents<'a> {
+    /// Each event, in batch order, with its aggregate's id.
+    pub events: Vec<(Uuid, &'a RecordedEvent)>,
+    /// The distinct aggregate ids, sorted.
+    pub ids: Vec<Uuid>,
+}
+
+/// The events of `E`'s aggregates in `events`; a stream with `E`'s prefix but no valid
+/// id is poison.
+pub(crate) fn aggregate_events<E: DomainEvent>(
+    events: &[RecordedEvent],
+) -> Result<AggregateEvents<'_>, ProjectionError> {
+    let mut ours = Vec::new();
+    for event in events {
+        if let Some(id) = aggregate_id::<E>(event)? {
+            ours.push((id, event));
+        }
+    }
+    let mut ids: Vec<Uuid> = ours.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(AggregateEvents { events: ours, ids })
+}
+
 /// The distinct ids of `E`'s aggregates that have events in `events` (for the runtime's
 /// change notices; a malformed stream name is the apply's poison to report).
 pub(crate) fn aggregate_ids<E: DomainEvent>(events: &[RecordedEvent]) -> Vec<Uuid> {
