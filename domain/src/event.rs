@@ -1,6 +1,8 @@
 //! What every aggregate's event enum offers to the event store.
 
-use serde::{Serialize, de::DeserializeOwned};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::de::value::MapDeserializer;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -31,6 +33,15 @@ pub trait DomainEvent {
     where
         Self: Sized;
 
+    /// Like [`DomainEvent::from_data`], reading a stored event's data in place (no copy),
+    /// for readers that keep the event, such as the projections.
+    fn from_data_ref(event_type: &str, data: &Value) -> Result<Self, DecodeError>
+    where
+        Self: Sized + DeserializeOwned,
+    {
+        decode(Self::EVENT_TYPES, event_type, data)
+    }
+
     /// The stream holding the events of aggregate `id`, e.g. `person-{id}`.
     fn stream_id(id: Uuid) -> String
     where
@@ -52,16 +63,22 @@ pub(crate) fn encode<E: Serialize>(event: &E) -> Value {
 }
 
 /// Rebuilds an adjacently tagged event enum from a type string and its data.
+///
+/// The data is read in place, with the tag presented first: no `{"type", "data"}`
+/// object is built, and serde need not buffer the data before it knows the variant.
+/// Replays decode every event, so this matters.
 pub(crate) fn decode<E: DeserializeOwned>(
     known: &[&str],
     event_type: &str,
-    data: Value,
+    data: &Value,
 ) -> Result<E, DecodeError> {
     if !known.contains(&event_type) {
         return Err(DecodeError::UnknownType(event_type.to_owned()));
     }
-    let tagged = serde_json::json!({ "type": event_type, "data": data });
-    serde_json::from_value(tagged).map_err(|e| DecodeError::InvalidData {
+    let tag = Value::String(event_type.to_owned());
+    let fields = [("type", &tag), ("data", data)];
+    let map = MapDeserializer::<_, serde_json::Error>::new(fields.into_iter());
+    E::deserialize(map).map_err(|e| DecodeError::InvalidData {
         event_type: event_type.to_owned(),
         message: e.to_string(),
     })

@@ -165,7 +165,7 @@ fn interview_event() -> impl Strategy<Value = InterviewEvent> {
 }
 
 /// Round-trips through JSON text and checks the envelope-free, camelCase shape.
-fn round_trip<E: DomainEvent + PartialEq + std::fmt::Debug>(
+fn round_trip<E: DomainEvent + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
     event: &E,
 ) -> Result<(), TestCaseError> {
     prop_assert!(E::EVENT_TYPES.contains(&event.event_type()));
@@ -184,6 +184,9 @@ fn round_trip<E: DomainEvent + PartialEq + std::fmt::Debug>(
     let text = serde_json::to_string(&data).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let parsed: Value =
         serde_json::from_str(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let in_place = E::from_data_ref(event.event_type(), &parsed)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert_eq!(&in_place, event);
     let back =
         E::from_data(event.event_type(), parsed).map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(&back, event);

@@ -1,10 +1,12 @@
 //! Infrastructure: the event store port and its adapters (PostgreSQL, EventStoreDB),
-//! event encoding and upcasting, configuration, database pools and telemetry.
+//! event encoding and upcasting, configuration, database pools, telemetry, and the
+//! projector's notifications to the query side.
 
 pub mod any;
 pub mod config;
 pub mod db;
 pub mod esdb;
+pub mod notify;
 pub mod postgres;
 pub mod store;
 pub mod telemetry;

@@ -21,6 +21,27 @@ pub enum ExpectedVersion {
     Exact(u64),
 }
 
+impl ExpectedVersion {
+    /// The version the stream must be at, `None` for [`ExpectedVersion::Any`]
+    /// (`NoStream` is version 0).
+    pub fn required_version(self) -> Option<u64> {
+        match self {
+            ExpectedVersion::Any => None,
+            ExpectedVersion::NoStream => Some(0),
+            ExpectedVersion::Exact(n) => Some(n),
+        }
+    }
+
+    /// True when a stream at `current_version` (0: no stream) meets this expectation.
+    ///
+    /// The one definition of the check every adapter makes: `Exact(0)` and `NoStream`
+    /// are the same expectation.
+    pub fn matches(self, current_version: u64) -> bool {
+        self.required_version()
+            .is_none_or(|required| required == current_version)
+    }
+}
+
 impl fmt::Display for ExpectedVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -207,6 +228,27 @@ impl StoreError {
     }
 }
 
+/// The answer to an append of no events: only the expectation is checked, against the
+/// stream's `version` and the `position` of its last event (`None` when it has none).
+pub(crate) fn check_only(
+    stream_id: &str,
+    expected: ExpectedVersion,
+    version: u64,
+    position: Option<Position>,
+) -> StoreResult<AppendResult> {
+    if !expected.matches(version) {
+        return Err(StoreError::WrongExpectedVersion {
+            stream: stream_id.to_owned(),
+            expected,
+            actual: Some(version),
+        });
+    }
+    Ok(AppendResult {
+        version,
+        position: position.unwrap_or(Position::START),
+    })
+}
+
 /// The result of event store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -261,4 +303,34 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Cheap liveness check.
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_matches_every_version() {
+        assert!(ExpectedVersion::Any.matches(0));
+        assert!(ExpectedVersion::Any.matches(7));
+        assert_eq!(ExpectedVersion::Any.required_version(), None);
+    }
+
+    #[test]
+    fn no_stream_matches_only_version_zero() {
+        assert!(ExpectedVersion::NoStream.matches(0));
+        assert!(!ExpectedVersion::NoStream.matches(1));
+        assert_eq!(ExpectedVersion::NoStream.required_version(), Some(0));
+    }
+
+    #[test]
+    fn exact_matches_only_its_version_and_exact_zero_is_no_stream() {
+        assert!(ExpectedVersion::Exact(3).matches(3));
+        assert!(!ExpectedVersion::Exact(3).matches(2));
+        assert!(!ExpectedVersion::Exact(3).matches(4));
+        assert!(!ExpectedVersion::Exact(3).matches(0));
+        assert!(ExpectedVersion::Exact(0).matches(0));
+        assert!(!ExpectedVersion::Exact(0).matches(1));
+        assert_eq!(ExpectedVersion::Exact(3).required_version(), Some(3));
+    }
 }

@@ -43,25 +43,9 @@ pub static MIGRATOR: Migrator = Migrator {
 /// The schema that serves queries.
 pub const READ_SCHEMA: &str = "rm";
 
-/// NOTIFY channel: after each committed batch, payload `{"name": …, "position": "…", "state": "…"}`;
-/// a rebuild swapping the projection's tables in adds `"swapped": true` (everything of that
-/// projection may have changed). Within one transaction it is sent after the
-/// [`INTERVIEW_CHANNEL`], [`PERSON_CHANNEL`] and [`SCHEDULE_CHANNEL`] notifications, so a listener that handles
-/// notifications in order has seen a batch's changes when it sees its position.
-pub const PROJECTION_CHANNEL: &str = "il_projection";
-
-/// NOTIFY channel: after a committed batch touched interviews, payload = the interview id
-/// (one notification per changed interview).
-pub const INTERVIEW_CHANNEL: &str = "il_interview_changed";
-
-/// NOTIFY channel: after a committed batch touched people, payload = the person id (one
-/// notification per changed person).
-pub const PERSON_CHANNEL: &str = "il_person_changed";
-
-/// NOTIFY channel: after a committed batch touched schedules, payload = the person id (one
-/// notification per person whose owner row, availability windows or bookings may have
-/// changed).
-pub const SCHEDULE_CHANNEL: &str = "il_schedule_changed";
+/// The NOTIFY channels the runtime announces batches and changes on (defined in
+/// [`infra::notify`], which the query API listens with).
+pub use infra::notify::{INTERVIEW_CHANNEL, PERSON_CHANNEL, PROJECTION_CHANNEL, SCHEDULE_CHANNEL};
 
 /// Every read model of the system, in a stable order.
 pub fn all() -> Vec<Arc<dyn Projection>> {

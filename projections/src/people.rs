@@ -11,7 +11,8 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::support::{
-    Step, aggregate_id, aggregate_ids, array_literal, decode, next_version, version_i64,
+    AggregateEvents, Step, aggregate_events, aggregate_ids, array_literal, decode, next_version,
+    version_i64,
 };
 use crate::{Projection, ProjectionError};
 
@@ -43,12 +44,9 @@ impl Projection for People {
     /// Every person with an event in the batch (a redelivery too: an extra notice only
     /// costs a cache miss).
     fn changed_people(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
-        aggregate_ids(events, PREFIX)
+        aggregate_ids::<PersonEvent>(events)
     }
 }
-
-/// Stream name prefix of the person aggregate.
-const PREFIX: &str = "person-";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct PersonRow {
@@ -64,18 +62,10 @@ struct PersonRow {
 
 #[instrument(name = "projection.apply", skip_all, fields(projection = "people", events = events.len()))]
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-    let mut ours = Vec::new();
-    for event in events {
-        if let Some(id) = aggregate_id(event, PREFIX)? {
-            ours.push((id, event));
-        }
-    }
+    let AggregateEvents { events: ours, ids } = aggregate_events::<PersonEvent>(events)?;
     if ours.is_empty() {
         return Ok(());
     }
-    let mut ids: Vec<Uuid> = ours.iter().map(|(id, _)| *id).collect();
-    ids.sort_unstable();
-    ids.dedup();
     let mut rows: HashMap<Uuid, PersonRow> = sqlx::query_as::<_, PersonRow>(
         "SELECT r.* FROM unnest($1::uuid[]) AS k(key) CROSS JOIN LATERAL (
              SELECT id, name, email, roles, timezone, version, created_at, updated_at

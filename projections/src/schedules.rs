@@ -46,12 +46,9 @@ impl Projection for Schedules {
     /// Every person with a schedule event in the batch (a redelivery too: an extra notice
     /// only costs a cache miss).
     fn changed_schedules(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
-        aggregate_ids(events, PREFIX)
+        aggregate_ids::<ScheduleEvent>(events)
     }
 }
-
-/// Stream name prefix of the schedule aggregate.
-const PREFIX: &str = "schedule-";
 
 /// A person's schedule while a batch is folded.
 #[derive(Default)]
@@ -69,7 +66,7 @@ type Slot = Option<(DateTime<Utc>, DateTime<Utc>)>;
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
     let mut ours = Vec::new();
     for event in events {
-        if let Some(id) = aggregate_id(event, PREFIX)? {
+        if let Some(id) = aggregate_id::<ScheduleEvent>(event)? {
             ours.push((id, event, decode::<ScheduleEvent>(event)?));
         }
     }

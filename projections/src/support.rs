@@ -1,39 +1,32 @@
 //! Small helpers shared by the read models.
 
-use domain::DomainEvent;
+use domain::{DecodeError, DomainEvent};
 use infra::RecordedEvent;
 use serde::de::DeserializeOwned;
-use serde::de::value::MapDeserializer;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::ProjectionError;
 
-/// Decodes a stored event into its domain enum; bad data makes it a poison event.
-///
-/// Same result as [`DomainEvent::from_data`], which wraps the data in a
-/// `{"type", "data"}` object and deserializes that; here the event is read in place
-/// (no copy of its data) with the tag presented first, so serde need not buffer the
-/// data before it knows the variant. Replays decode every event, so this matters.
+/// Decodes a stored event into its domain enum (the domain's decoder, reading the data
+/// in place); bad data makes it a poison event.
 pub(crate) fn decode<E: DomainEvent + DeserializeOwned>(
     event: &RecordedEvent,
 ) -> Result<E, ProjectionError> {
-    if !E::EVENT_TYPES.contains(&event.event_type.as_str()) {
-        return Err(ProjectionError::poison(event, "unknown event type"));
-    }
-    let tag = Value::String(event.event_type.clone());
-    let fields = [("type", &tag), ("data", &event.data)];
-    let map = MapDeserializer::<_, serde_json::Error>::new(fields.into_iter());
-    E::deserialize(map).map_err(|e| ProjectionError::poison(event, format!("invalid data: {e}")))
+    E::from_data_ref(&event.event_type, &event.data).map_err(|e| match e {
+        DecodeError::UnknownType(_) => ProjectionError::poison(event, "unknown event type"),
+        DecodeError::InvalidData { message, .. } => {
+            ProjectionError::poison(event, format!("invalid data: {message}"))
+        }
+    })
 }
 
-/// The aggregate id in a stream name `{prefix}{uuid}`, if the stream has that prefix.
-/// A stream with the prefix but no valid id is poison.
-pub(crate) fn aggregate_id(
+/// The aggregate id in a stream name `{prefix}{uuid}`, if the stream has the prefix of
+/// `E`'s aggregate ([`DomainEvent::STREAM_PREFIX`]). A stream with the prefix but no
+/// valid id is poison.
+pub(crate) fn aggregate_id<E: DomainEvent>(
     event: &RecordedEvent,
-    prefix: &str,
 ) -> Result<Option<Uuid>, ProjectionError> {
-    let Some(rest) = event.stream_id.strip_prefix(prefix) else {
+    let Some(rest) = event.stream_id.strip_prefix(E::STREAM_PREFIX) else {
         return Ok(None);
     };
     Uuid::parse_str(rest)
@@ -41,12 +34,37 @@ pub(crate) fn aggregate_id(
         .map_err(|_| ProjectionError::poison(event, "stream name does not end in a UUID"))
 }
 
-/// The distinct ids of the aggregates with `prefix` that have events in `events` (for
-/// the runtime's change notices; a malformed stream name is the apply's poison to report).
-pub(crate) fn aggregate_ids(events: &[RecordedEvent], prefix: &str) -> Vec<Uuid> {
+/// The events of a batch that belong to `E`'s aggregates.
+pub(crate) struct AggregateEvents<'a> {
+    /// Each event, in batch order, with its aggregate's id.
+    pub events: Vec<(Uuid, &'a RecordedEvent)>,
+    /// The distinct aggregate ids, sorted.
+    pub ids: Vec<Uuid>,
+}
+
+/// The events of `E`'s aggregates in `events`; a stream with `E`'s prefix but no valid
+/// id is poison.
+pub(crate) fn aggregate_events<E: DomainEvent>(
+    events: &[RecordedEvent],
+) -> Result<AggregateEvents<'_>, ProjectionError> {
+    let mut ours = Vec::new();
+    for event in events {
+        if let Some(id) = aggregate_id::<E>(event)? {
+            ours.push((id, event));
+        }
+    }
+    let mut ids: Vec<Uuid> = ours.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(AggregateEvents { events: ours, ids })
+}
+
+/// The distinct ids of `E`'s aggregates that have events in `events` (for the runtime's
+/// change notices; a malformed stream name is the apply's poison to report).
+pub(crate) fn aggregate_ids<E: DomainEvent>(events: &[RecordedEvent]) -> Vec<Uuid> {
     let mut ids: Vec<Uuid> = events
         .iter()
-        .filter_map(|e| aggregate_id(e, prefix).ok().flatten())
+        .filter_map(|e| aggregate_id::<E>(e).ok().flatten())
         .collect();
     ids.sort_unstable();
     ids.dedup();
@@ -118,36 +136,20 @@ pub(crate) async fn script(conn: &mut sqlx::PgConnection, sql: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::interview::{InterviewEvent, TranscriptSegment};
+    use domain::interview::InterviewEvent;
     use infra::{Metadata, Position};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn recorded(event_type: &str, data: Value) -> RecordedEvent {
         RecordedEvent {
             event_id: Uuid::nil(),
-            stream_id: format!("interview-{}", Uuid::nil()),
+            stream_id: InterviewEvent::stream_id(Uuid::nil()),
             version: 1,
             position: Position::new(1, 1),
             event_type: event_type.into(),
             data,
             metadata: Metadata::anonymous(),
         }
-    }
-
-    #[test]
-    fn decoding_in_place_agrees_with_from_data() {
-        let event = InterviewEvent::TranscriptSegmentsRecorded {
-            segments: vec![TranscriptSegment {
-                speaker_id: Uuid::nil(),
-                start_ms: 0,
-                end_ms: 10,
-                text: "hi".into(),
-            }],
-        };
-        let stored = recorded(event.event_type(), event.to_data());
-        let ours: InterviewEvent = decode(&stored).expect("decodes");
-        let theirs = InterviewEvent::from_data(&stored.event_type, stored.data.clone());
-        assert_eq!(Ok(ours), theirs);
     }
 
     #[test]

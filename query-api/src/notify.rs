@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use infra::Position;
-use serde::Deserialize;
+use infra::notify::ProjectorNotice;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, watch};
@@ -20,14 +20,10 @@ use uuid::Uuid;
 
 use crate::read_model::RowCache;
 
-/// NOTIFY channel of the projector after each committed batch (`projections::PROJECTION_CHANNEL`).
-pub const PROJECTION_CHANNEL: &str = "il_projection";
-/// NOTIFY channel naming each changed interview (`projections::INTERVIEW_CHANNEL`).
-pub const INTERVIEW_CHANNEL: &str = "il_interview_changed";
-/// NOTIFY channel naming each changed person (`projections::PERSON_CHANNEL`).
-pub const PERSON_CHANNEL: &str = "il_person_changed";
-/// NOTIFY channel naming each person whose schedule changed (`projections::SCHEDULE_CHANNEL`).
-pub const SCHEDULE_CHANNEL: &str = "il_schedule_changed";
+/// The projector's channels and batch payload, as `projections` sends them.
+pub use infra::notify::{
+    INTERVIEW_CHANNEL, PERSON_CHANNEL, PROJECTION_CHANNEL, ProjectionNotice, SCHEDULE_CHANNEL,
+};
 
 const CAPACITY: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -47,20 +43,15 @@ pub enum Notice {
     Resync,
 }
 
-/// Payload of [`PROJECTION_CHANNEL`].
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ProjectionNotice {
-    /// The projection.
-    pub name: String,
-    /// Its checkpoint, printed (`None` before the first batch).
-    #[serde(default)]
-    pub position: Option<String>,
-    /// Its state, lower_snake.
-    #[serde(default)]
-    pub state: Option<String>,
-    /// A rebuild swapped its tables in: any of its rows may have changed.
-    #[serde(default)]
-    pub swapped: bool,
+impl From<ProjectorNotice> for Notice {
+    fn from(notice: ProjectorNotice) -> Self {
+        match notice {
+            ProjectorNotice::Projection(n) => Notice::Projection(n),
+            ProjectorNotice::InterviewChanged(id) => Notice::InterviewChanged(id),
+            ProjectorNotice::PersonChanged(id) => Notice::PersonChanged(id),
+            ProjectorNotice::ScheduleChanged(id) => Notice::ScheduleChanged(id),
+        }
+    }
 }
 
 /// Handle on the shared listener; the task stops when the last clone is dropped.
@@ -217,13 +208,7 @@ async fn connect(pool: &PgPool, cache: Option<&RowCache>) -> Result<PgListener, 
 /// malformed payloads are logged and dropped (a malformed id empties that table of the
 /// cache, since it cannot say which row changed).
 fn dispatch(out: &Out, channel: &str, payload: &str) {
-    let notice = match channel {
-        INTERVIEW_CHANNEL => payload.trim().parse().ok().map(Notice::InterviewChanged),
-        PERSON_CHANNEL => payload.trim().parse().ok().map(Notice::PersonChanged),
-        SCHEDULE_CHANNEL => payload.trim().parse().ok().map(Notice::ScheduleChanged),
-        PROJECTION_CHANNEL => serde_json::from_str(payload).ok().map(Notice::Projection),
-        _ => None,
-    };
+    let notice = ProjectorNotice::parse(channel, payload).map(Notice::from);
     if let Some(cache) = &out.cache {
         match &notice {
             Some(Notice::InterviewChanged(id)) => cache.invalidate_interview(*id),

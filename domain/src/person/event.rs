@@ -55,6 +55,6 @@ impl DomainEvent for PersonEvent {
     }
 
     fn from_data(event_type: &str, data: Value) -> Result<Self, DecodeError> {
-        event::decode(Self::EVENT_TYPES, event_type, data)
+        event::decode(Self::EVENT_TYPES, event_type, &data)
     }
 }

@@ -33,7 +33,6 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -52,9 +51,6 @@ const COPY_BUFFER: usize = 64 * 1024;
 pub(super) struct NodelayRelay {
     local: SocketAddr,
     stop: CancellationToken,
-    /// Cancels the connections open now (a child of `stop`; replaced by `sever`).
-    #[cfg_attr(not(test), allow(dead_code))]
-    connections: Arc<Mutex<CancellationToken>>,
 }
 
 impl NodelayRelay {
@@ -63,31 +59,9 @@ impl NodelayRelay {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let local = listener.local_addr()?;
         let stop = CancellationToken::new();
-        let connections = Arc::new(Mutex::new(stop.child_token()));
-        tokio::spawn(accept_loop(
-            listener,
-            host,
-            port,
-            stop.clone(),
-            Arc::clone(&connections),
-        ));
+        tokio::spawn(accept_loop(listener, host, port, stop.clone()));
         tracing::debug!(%local, "TCP_NODELAY relay for EventStoreDB started");
-        Ok(NodelayRelay {
-            local,
-            stop,
-            connections,
-        })
-    }
-
-    /// Closes every connection open now (the listener stays): for tests of reconnection.
-    #[cfg(test)]
-    pub(super) fn sever(&self) {
-        let mut current = self
-            .connections
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        current.cancel();
-        *current = self.stop.child_token();
+        Ok(NodelayRelay { local, stop })
     }
 
     /// The loopback address the client should connect to.
@@ -102,13 +76,7 @@ impl Drop for NodelayRelay {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    host: String,
-    port: u16,
-    stop: CancellationToken,
-    connections: Arc<Mutex<CancellationToken>>,
-) {
+async fn accept_loop(listener: TcpListener, host: String, port: u16, stop: CancellationToken) {
     loop {
         let accepted = tokio::select! {
             _ = stop.cancelled() => return,
@@ -116,11 +84,7 @@ async fn accept_loop(
         };
         match accepted {
             Ok((inbound, _)) => {
-                let cut = connections
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .clone();
-                tokio::spawn(relay(inbound, host.clone(), port, cut));
+                tokio::spawn(relay(inbound, host.clone(), port, stop.clone()));
             }
             Err(e) => {
                 // Typically EMFILE: back off instead of spinning.

@@ -21,7 +21,7 @@ use serde_json::Value;
 use sqlx::{PgPool, Row};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
-use crate::store::{AppendResult, ExpectedVersion, Position, StoreError, StreamAppend};
+use crate::store::{AppendResult, Position, StoreError, StreamAppend};
 
 /// Commands written by one statement at most.
 const MAX_COMMANDS: usize = 256;
@@ -280,7 +280,8 @@ fn is_key_taken(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23505"))
 }
 
-fn failure(e: sqlx::Error) -> Failure {
+/// A failed statement: `KeyTaken` on a unique key, the store's error otherwise.
+pub(super) fn failure(e: sqlx::Error) -> Failure {
     if is_key_taken(&e) {
         Failure::KeyTaken
     } else {
@@ -308,11 +309,7 @@ pub(super) async fn insert_groups(
     for (g, appends) in groups.iter().enumerate() {
         for a in appends.iter() {
             streams.push(&a.stream_id);
-            expected.push(match a.expected {
-                ExpectedVersion::Any => None,
-                ExpectedVersion::NoStream => Some(0),
-                ExpectedVersion::Exact(n) => Some(n as i64),
-            });
+            expected.push(a.expected.required_version().map(|n| n as i64));
             group_of.push(g as i32);
             let p = streams.len() as i64;
             for (j, e) in a.events.iter().enumerate() {
@@ -355,7 +352,7 @@ pub(super) async fn insert_groups(
             let ok: bool = row.try_get("ok")?;
             let current: i64 = row.try_get("current")?;
             if !ok {
-                if refused.is_none() && !super::expected_matches(a.expected, current as u64) {
+                if refused.is_none() && !a.expected.matches(current as u64) {
                     refused = Some(i);
                 }
                 continue;
@@ -391,7 +388,8 @@ pub(super) async fn insert_groups(
     Ok(outcomes)
 }
 
-fn parse_tx(tx: &str) -> Result<u64, sqlx::Error> {
+/// A transaction id read as text (`xid8::text`), failing as a decode error of the row.
+pub(super) fn parse_tx(tx: &str) -> Result<u64, sqlx::Error> {
     tx.parse::<u64>()
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }

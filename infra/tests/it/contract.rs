@@ -342,7 +342,8 @@ async fn a_subscriber_gets_live_events_after_catching_up(store: AnyEventStore) {
     assert_eq!(e.event_id, third[0].event_id);
 }
 
-async fn next(feed: &mut infra::EventFeed) -> infra::RecordedEvent {
+/// The feed's next event, within 10 s.
+pub(crate) async fn next(feed: &mut infra::EventFeed) -> infra::RecordedEvent {
     tokio::time::timeout(Duration::from_secs(10), feed.next())
         .await
         .expect("an event in time")

@@ -1,7 +1,10 @@
 //! The event store contract suite, run against PostgreSQL always and against
-//! EventStoreDB whenever `EVENTSTORE_URL` names one.
+//! EventStoreDB whenever `EVENTSTORE_URL` names one (in CI it must), and the guarantees
+//! specific to each adapter.
 
 mod contract;
+mod esdb;
+mod esdb_outages;
 mod harness;
 mod postgres_only;
 mod upcasting;

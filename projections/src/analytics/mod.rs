@@ -13,13 +13,14 @@ mod write;
 
 use std::collections::HashMap;
 
+use domain::interview::InterviewEvent;
 use futures::future::BoxFuture;
 use infra::RecordedEvent;
 use sqlx::PgConnection;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::support::aggregate_id;
+use crate::support::{AggregateEvents, aggregate_events};
 use crate::{Projection, ProjectionError};
 
 use facts::{Deltas, Fact};
@@ -58,18 +59,10 @@ impl Projection for Analytics {
 
 #[instrument(name = "projection.apply", skip_all, fields(projection = "analytics", events = events.len()))]
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-    let mut ours = Vec::new();
-    for event in events {
-        if let Some(id) = aggregate_id(event, "interview-")? {
-            ours.push((id, event));
-        }
-    }
+    let AggregateEvents { events: ours, ids } = aggregate_events::<InterviewEvent>(events)?;
     if ours.is_empty() {
         return Ok(());
     }
-    let mut ids: Vec<Uuid> = ours.iter().map(|(id, _)| *id).collect();
-    ids.sort_unstable();
-    ids.dedup();
     let mut facts: HashMap<Uuid, Fact> = write::load(conn, &ids)
         .await?
         .into_iter()

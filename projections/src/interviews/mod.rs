@@ -9,13 +9,14 @@ mod write;
 
 use std::collections::HashMap;
 
+use domain::interview::InterviewEvent;
 use futures::future::BoxFuture;
 use infra::RecordedEvent;
 use sqlx::PgConnection;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::support::{aggregate_id, aggregate_ids};
+use crate::support::{AggregateEvents, aggregate_events, aggregate_ids};
 use crate::{Projection, ProjectionError};
 
 use fold::{Changes, InterviewRow};
@@ -23,8 +24,6 @@ use fold::{Changes, InterviewRow};
 /// The `interviews` projection.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Interviews;
-
-const PREFIX: &str = "interview-";
 
 impl Projection for Interviews {
     fn name(&self) -> &'static str {
@@ -53,24 +52,16 @@ impl Projection for Interviews {
     }
 
     fn changed_interviews(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
-        aggregate_ids(events, PREFIX)
+        aggregate_ids::<InterviewEvent>(events)
     }
 }
 
 #[instrument(name = "projection.apply", skip_all, fields(projection = "interviews", events = events.len()))]
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-    let mut ours = Vec::new();
-    for event in events {
-        if let Some(id) = aggregate_id(event, PREFIX)? {
-            ours.push((id, event));
-        }
-    }
+    let AggregateEvents { events: ours, ids } = aggregate_events::<InterviewEvent>(events)?;
     if ours.is_empty() {
         return Ok(());
     }
-    let mut ids: Vec<Uuid> = ours.iter().map(|(id, _)| *id).collect();
-    ids.sort_unstable();
-    ids.dedup();
     let mut rows: HashMap<Uuid, InterviewRow> = write::load(conn, &ids)
         .await?
         .into_iter()

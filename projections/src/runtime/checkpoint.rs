@@ -1,6 +1,7 @@
 //! The checkpoint row of a projection: position, state, lag, counters, last error.
 
 use infra::Position;
+use infra::notify::{ProjectionNotice, ProjectorNotice};
 use sqlx::PgConnection;
 
 use super::lock::{LockKind, held_sql, keys};
@@ -175,29 +176,34 @@ pub(crate) async fn notify(
     state: &str,
     changes: Changes<'_>,
 ) -> Result<(), sqlx::Error> {
-    let mut payload = serde_json::json!({
-        "name": name,
-        "position": position.map(|p| p.to_string()),
-        "state": state,
-    });
-    if changes.swapped {
-        payload["swapped"] = serde_json::Value::Bool(true);
-    }
-    let count = changes.interviews.len() + changes.people.len() + changes.schedules.len() + 1;
-    let mut channels = Vec::with_capacity(count);
-    let mut payloads = Vec::with_capacity(count);
-    for (channel, ids) in [
-        (crate::INTERVIEW_CHANNEL, changes.interviews),
-        (crate::PERSON_CHANNEL, changes.people),
-        (crate::SCHEDULE_CHANNEL, changes.schedules),
-    ] {
-        for id in ids {
-            channels.push(channel);
-            payloads.push(id.to_string());
-        }
-    }
-    channels.push(crate::PROJECTION_CHANNEL);
-    payloads.push(payload.to_string());
+    let batch = ProjectionNotice {
+        name: name.to_owned(),
+        position: position.map(|p| p.to_string()),
+        state: Some(state.to_owned()),
+        swapped: changes.swapped,
+    };
+    let notices = changes
+        .interviews
+        .iter()
+        .copied()
+        .map(ProjectorNotice::InterviewChanged)
+        .chain(
+            changes
+                .people
+                .iter()
+                .copied()
+                .map(ProjectorNotice::PersonChanged),
+        )
+        .chain(
+            changes
+                .schedules
+                .iter()
+                .copied()
+                .map(ProjectorNotice::ScheduleChanged),
+        )
+        .chain([ProjectorNotice::Projection(batch)]);
+    let (channels, payloads): (Vec<&str>, Vec<String>) =
+        notices.map(|n| (n.channel(), n.payload())).unzip();
     // `unnest` yields the rows in array order and nothing reorders them before the
     // aggregate, so `pg_notify` runs in that order.
     sqlx::query("SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) AS n(c, p)")

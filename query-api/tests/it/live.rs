@@ -5,18 +5,11 @@ use std::time::{Duration, Instant};
 use domain::Role;
 use domain::interview::{InterviewCommand, InterviewKind};
 use futures::StreamExt;
-use query_api::notify::{INTERVIEW_CHANNEL, PERSON_CHANNEL, PROJECTION_CHANNEL};
+use query_api::notify::PROJECTION_CHANNEL;
 use serde_json::json;
 
 use crate::harness::{TestApp, code, spawn, spawn_with};
 use crate::world::{Spec, t};
-
-#[test]
-fn the_channels_are_the_projectors() {
-    assert_eq!(PROJECTION_CHANNEL, projections::PROJECTION_CHANNEL);
-    assert_eq!(INTERVIEW_CHANNEL, projections::INTERVIEW_CHANNEL);
-    assert_eq!(PERSON_CHANNEL, projections::PERSON_CHANNEL);
-}
 
 const NAME: &str = "query($id: UUID!) { person(id: $id) { name } }";
 

@@ -26,11 +26,6 @@ const SCHEDULE: &str = r#"query($p: UUID!, $from: DateTime!, $to: DateTime!) {
 
 const WEEK: (&str, &str) = ("2027-03-01T00:00:00Z", "2027-03-08T00:00:00Z");
 
-#[test]
-fn the_schedule_channel_is_the_projectors() {
-    assert_eq!(SCHEDULE_CHANNEL, projections::SCHEDULE_CHANNEL);
-}
-
 /// Two interviewers (one declared availability) and a candidate, with an interview.
 async fn seed(app: &mut TestApp) -> Vec<Uuid> {
     let w = &mut app.world;
