@@ -5,6 +5,7 @@ pub mod any;
 pub mod config;
 pub mod db;
 pub mod esdb;
+pub mod metrics;
 pub mod postgres;
 pub mod store;
 pub mod telemetry;
