@@ -23,15 +23,6 @@ pub const MAX_ATTEMPTS: usize = 12;
 /// Namespace of event ids derived from a command id or idempotency key.
 const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1e_d0c5_4b7e_4c4e_9f3a_2d8b_7c11_e0a1);
 
-/// Appends made by commands (each stream append counts once).
-pub static APPENDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-/// Version conflicts met by commands (retried, or answered 412).
-pub static CONFLICTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-fn count(counter: &std::sync::atomic::AtomicU64, n: usize) {
-    counter.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-}
-
 /// Waits a random time that grows with `attempt`, so writers that lost a race on the
 /// same streams do not collide again in lockstep.
 pub async fn backoff(attempt: usize) {
@@ -279,7 +270,7 @@ pub async fn run_single<E: DomainEvent, S: Clone + Send + Sync + 'static>(
             .await
         {
             Ok(r) => {
-                count(&APPENDS, 1);
+                crate::metrics::appended(1);
                 let after = events.iter().fold(loaded.state.clone(), evolve);
                 streams.appended(&loaded, after, &ids, &r);
                 return Ok(CommandResult {
@@ -289,7 +280,7 @@ pub async fn run_single<E: DomainEvent, S: Clone + Send + Sync + 'static>(
                 });
             }
             Err(StoreError::WrongExpectedVersion { actual, .. }) => {
-                count(&CONFLICTS, 1);
+                crate::metrics::conflict();
                 streams.forget(&stream);
                 // A stale memory (or a wrong guess that the stream is new) is not a
                 // race: read the store again at once.
@@ -351,8 +342,8 @@ pub async fn commit_steps(
             .append_multi(steps.into_iter().map(|s| s.append).collect())
             .await;
         match &result {
-            Ok(_) => count(&APPENDS, n),
-            Err(StoreError::WrongExpectedVersion { .. }) => count(&CONFLICTS, 1),
+            Ok(_) => crate::metrics::appended(n),
+            Err(StoreError::WrongExpectedVersion { .. }) => crate::metrics::conflict(),
             Err(_) => {}
         }
         return result.map_err(conflict_or);
@@ -386,12 +377,12 @@ pub async fn commit_steps(
             .await
         {
             Ok(r) => {
-                count(&APPENDS, 1);
+                crate::metrics::appended(1);
                 done.push((r, step));
             }
             Err(e) => {
                 if e.is_conflict() {
-                    count(&CONFLICTS, 1);
+                    crate::metrics::conflict();
                 }
                 for (_, step) in done.iter().rev() {
                     if let Some(cmd) = &step.undo {
