@@ -20,8 +20,10 @@ const ERRORS: &str = "graphql_errors_total";
 
 const CACHE_ON: &str = "read_model_cache_on";
 const CACHE_ENTRIES: &str = "read_model_cache_entries";
-/// The row cache's counters, per table: name, help, and which count it shows.
-const CACHE_COUNTERS: [(&str, &str, fn(&TableStats) -> u64); 4] = [
+/// A counter of the row cache, per table: name, help, and which count it shows.
+type CacheCounter = (&'static str, &'static str, fn(&TableStats) -> u64);
+
+const CACHE_COUNTERS: [CacheCounter; 4] = [
     (
         "read_model_cache_hits_total",
         "Rows served from the in-process cache.",
