@@ -144,9 +144,18 @@ struct Generations {
     stripes: Box<[u64]>,
 }
 
+/// A row as held, with the ticket it was read under.
+#[derive(Clone)]
+struct Filled<V> {
+    row: V,
+    ticket: u64,
+}
+
 struct Table<V> {
     capacity: usize,
-    rows: Cache<Uuid, V>,
+    /// A clear drops the rows with moka's `invalidate_all`, which spares one put in the
+    /// same clock tick: a row is served only if read under a ticket after the last clear.
+    rows: Cache<Uuid, Filled<V>>,
     /// Fills hold it shared from their check to their insert, invalidations hold it
     /// exclusively from their mark to their removal: no insert falls in between.
     generations: RwLock<Generations>,
@@ -203,6 +212,14 @@ impl<V: Cached + Send + Sync + 'static> Table<V> {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Row `id`, unless absent or from before the last clear.
+    fn held(&self, generations: &Generations, id: &Uuid) -> Option<V> {
+        self.rows
+            .get(id)
+            .filter(|f| f.ticket >= generations.cleared)
+            .map(|f| f.row)
+    }
+
     fn lookup(&self, ids: &[Uuid]) -> Lookup<V> {
         let generations = self.read();
         if !generations.on || self.capacity == 0 {
@@ -216,7 +233,7 @@ impl<V: Cached + Send + Sync + 'static> Table<V> {
         let mut found = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         for id in ids {
-            match self.rows.get(id) {
+            match self.held(&generations, id) {
                 Some(row) => found.push(row),
                 None => missing.push(*id),
             }
@@ -234,10 +251,11 @@ impl<V: Cached + Send + Sync + 'static> Table<V> {
     /// Every row of `ids` if all are held (counted as hits); otherwise `None`, counting
     /// nothing (the caller then reads through [`Table::lookup`]).
     fn all(&self, ids: &[Uuid]) -> Option<Vec<V>> {
-        if !self.read().on {
+        let generations = self.read();
+        if !generations.on {
             return None;
         }
-        let rows: Option<Vec<V>> = ids.iter().map(|id| self.rows.get(id)).collect();
+        let rows: Option<Vec<V>> = ids.iter().map(|id| self.held(&generations, id)).collect();
         if rows.is_some() {
             self.hits.fetch_add(ids.len() as u64, Ordering::Relaxed);
         }
@@ -257,8 +275,9 @@ impl<V: Cached + Send + Sync + 'static> Table<V> {
         }
         for row in rows {
             let id = row.key();
-            if generations.stripes[stripe(id)] <= taken && !self.rows.contains_key(&id) {
-                self.rows.insert(id, row.clone());
+            if generations.stripes[stripe(id)] <= taken && self.held(&generations, &id).is_none() {
+                let row = row.clone();
+                self.rows.insert(id, Filled { row, ticket: taken });
             }
         }
     }
