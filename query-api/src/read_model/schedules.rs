@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use super::{ReadModel, ReadModelError, sql};
+use super::{ReadModel, ReadModelError, read_through, sql};
 
 /// One merged availability window.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -213,14 +213,12 @@ impl ReadModel {
         ids.dedup();
         let mut held = match self.cache() {
             Some(cache) if cache.caches_schedules() => {
-                let lookup = cache.lookup_schedules(&ids);
-                let mut held = lookup.found;
-                if !lookup.missing.is_empty() {
-                    let read = self.whole_schedules(&lookup.missing).await?;
-                    cache.fill_schedules(lookup.ticket, &read);
-                    held.extend(read);
-                }
-                held
+                read_through(
+                    cache.lookup_schedules(&ids),
+                    async |missing| self.whole_schedules(missing).await,
+                    |ticket, rows| cache.fill_schedules(ticket, rows),
+                )
+                .await?
             }
             _ => self.whole_schedules(&ids).await?,
         };
