@@ -1,134 +1,75 @@
-//! Prometheus metrics of the command API: requests by route and status, latency
-//! histogram, appends and conflicts.
+//! Metrics of the command API: requests by route and status, latency, appends and
+//! conflicts, recorded through the `metrics` facade into the process's one recorder
+//! ([`infra::metrics`]), which `/metrics` renders.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
 
-/// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-];
+use metrics::{counter, describe_counter, describe_histogram, histogram};
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
+/// Requests by route and status, with latency.
+const REQUESTS: &str = "command_api_requests_total";
+const LATENCY: &str = "command_api_request_duration_seconds";
+/// Requests answered 2xx, and 412.
+const SUCCEEDED: &str = "command_api_commands_succeeded_total";
+const PRECONDITION_FAILED: &str = "command_api_precondition_failed_total";
+/// Stream appends and version conflicts, counted where the handler meets them.
+const APPENDS: &str = "command_api_appends_total";
+const CONFLICTS: &str = "command_api_version_conflicts_total";
 
-/// Stream appends made by commands (each stream append counts once).
-static APPENDS: AtomicU64 = AtomicU64::new(0);
-/// Version conflicts met by commands (retried, or answered 412).
-static CONFLICTS: AtomicU64 = AtomicU64::new(0);
-
-/// Counts `n` stream appends made by a command.
-pub fn appended(n: usize) {
-    APPENDS.fetch_add(n as u64, Ordering::Relaxed);
-}
-
-/// Counts one version conflict met by a command.
-pub fn conflict() {
-    CONFLICTS.fetch_add(1, Ordering::Relaxed);
-}
-
-/// Counters and histograms, rendered as Prometheus text.
-#[derive(Default)]
+/// The request metrics of an app state. The series are the process's: two states in
+/// one process count into the same ones.
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
-    /// Commands that appended events.
-    pub appends: AtomicU64,
-    /// Version conflicts met (retried or answered 412).
-    pub conflicts: AtomicU64,
+    /// Made by [`Metrics::default`] alone, which installs the recorder first.
+    _installed: (),
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        static DESCRIBED: Once = Once::new();
+        infra::metrics::install();
+        DESCRIBED.call_once(|| {
+            describe_counter!(REQUESTS, "Requests by route and status.");
+            describe_histogram!(LATENCY, "Request latency.");
+            describe_counter!(APPENDS, "Stream appends made by commands.");
+            describe_counter!(
+                CONFLICTS,
+                "Version conflicts met (retried or answered 412)."
+            );
+            // Shown at 0 from the start, as before anything happened.
+            for name in [SUCCEEDED, PRECONDITION_FAILED, APPENDS, CONFLICTS] {
+                counter!(name).absolute(0);
+            }
+        });
+        Metrics { _installed: () }
+    }
 }
 
 impl Metrics {
     /// Records one request.
     pub fn observe(&self, route: &str, status: u16, seconds: f64) {
-        if let Ok(mut m) = self.requests.lock() {
-            *m.entry((route.to_owned(), status)).or_default() += 1;
-        }
-        if let Ok(mut m) = self.latency.lock() {
-            let h = m.entry(route.to_owned()).or_default();
-            h.count += 1;
-            h.sum += seconds;
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                if seconds <= *bound {
-                    h.counts[i] += 1;
-                }
-            }
-        }
+        counter!(REQUESTS, "route" => route.to_owned(), "status" => status.to_string())
+            .increment(1);
+        histogram!(LATENCY, "route" => route.to_owned()).record(seconds);
         if (200..300).contains(&status) {
-            self.appends.fetch_add(1, Ordering::Relaxed);
+            counter!(SUCCEEDED).increment(1);
         }
         if status == 412 {
-            self.conflicts.fetch_add(1, Ordering::Relaxed);
+            counter!(PRECONDITION_FAILED).increment(1);
         }
     }
 
-    /// Prometheus text exposition.
+    /// Prometheus text exposition of every series recorded in this process.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP command_api_requests_total Requests by route and status.\n");
-        out.push_str("# TYPE command_api_requests_total counter\n");
-        if let Ok(m) = self.requests.lock() {
-            for ((route, status), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "command_api_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-                );
-            }
-        }
-        out.push_str("# HELP command_api_request_duration_seconds Request latency.\n");
-        out.push_str("# TYPE command_api_request_duration_seconds histogram\n");
-        if let Ok(m) = self.latency.lock() {
-            for (route, h) in m.iter() {
-                for (i, bound) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(
-                        out,
-                        "command_api_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {}",
-                        h.counts[i]
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "command_api_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                    h.count
-                );
-                let _ = writeln!(
-                    out,
-                    "command_api_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                    h.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "command_api_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                    h.count
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# TYPE command_api_commands_succeeded_total counter\ncommand_api_commands_succeeded_total {}",
-            self.appends.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE command_api_precondition_failed_total counter\ncommand_api_precondition_failed_total {}",
-            self.conflicts.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP command_api_appends_total Stream appends made by commands.\n# TYPE command_api_appends_total counter\ncommand_api_appends_total {}",
-            APPENDS.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP command_api_version_conflicts_total Version conflicts met (retried or answered 412).\n# TYPE command_api_version_conflicts_total counter\ncommand_api_version_conflicts_total {}",
-            CONFLICTS.load(Ordering::Relaxed)
-        );
-        out
+        infra::metrics::render()
     }
+}
+
+/// `n` stream appends were made.
+pub fn appended(n: usize) {
+    counter!(APPENDS).increment(n as u64);
+}
+
+/// A version conflict was met (to be retried, or answered 412).
+pub fn conflict() {
+    counter!(CONFLICTS).increment(1);
 }

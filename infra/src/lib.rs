@@ -6,6 +6,7 @@ pub mod any;
 pub mod config;
 pub mod db;
 pub mod esdb;
+pub mod metrics;
 pub mod notify;
 pub mod postgres;
 pub mod store;

@@ -1,38 +1,95 @@
-//! Prometheus text metrics of the GraphQL endpoint: requests, latency and errors by
-//! operation name, and errors by code.
+//! Metrics of the GraphQL endpoint (requests, latency and errors by operation name,
+//! errors by code) and of the row and response caches, recorded through the `metrics`
+//! facade into the process's one recorder ([`infra::metrics`]), which `/metrics` renders.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::collections::HashSet;
+use std::sync::{Mutex, Once, PoisonError};
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 
 use crate::read_model::{RowCache, TableStats};
 
-/// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
 /// Distinct operation labels kept; later names are counted as `other`, so clients
 /// cannot grow the label set without bound.
 const MAX_OPERATIONS: usize = 200;
 
-#[derive(Default)]
-struct OpStats {
-    requests: u64,
-    failed: u64,
-    buckets: [u64; BUCKETS.len()],
-    sum_seconds: f64,
-}
+const REQUESTS: &str = "graphql_requests_total";
+const FAILED: &str = "graphql_request_errors_total";
+const LATENCY: &str = "graphql_request_duration_seconds";
+const ERRORS: &str = "graphql_errors_total";
 
-#[derive(Default)]
-struct Inner {
-    ops: BTreeMap<String, OpStats>,
-    errors: HashMap<String, u64>,
-}
+const CACHE_ON: &str = "read_model_cache_on";
+const CACHE_ENTRIES: &str = "read_model_cache_entries";
+/// A counter of the row cache, per table: name, help, and which count it shows.
+type CacheCounter = (&'static str, &'static str, fn(&TableStats) -> u64);
 
-/// The counters; shared by every request.
-#[derive(Default)]
+const CACHE_COUNTERS: [CacheCounter; 4] = [
+    (
+        "read_model_cache_hits_total",
+        "Rows served from the in-process cache.",
+        |s| s.hits,
+    ),
+    (
+        "read_model_cache_misses_total",
+        "Rows looked up and not in the cache.",
+        |s| s.misses,
+    ),
+    (
+        "read_model_cache_evictions_total",
+        "Rows pushed out of the full cache.",
+        |s| s.evictions,
+    ),
+    (
+        "read_model_cache_invalidations_total",
+        "Cached rows dropped on a change notice.",
+        |s| s.invalidations,
+    ),
+];
+const RESPONSE_HITS: &str = "read_model_response_cache_hits_total";
+const RESPONSE_MISSES: &str = "read_model_response_cache_misses_total";
+const RESPONSE_STORED: &str = "read_model_response_cache_stored_total";
+const RESPONSE_ENTRIES: &str = "read_model_response_cache_entries";
+
+/// The request metrics of an app state (the series are the process's), with the
+/// operation labels seen so far.
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    operations: Mutex<HashSet<String>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        infra::metrics::install();
+        static DESCRIBED: Once = Once::new();
+        DESCRIBED.call_once(describe);
+        Metrics {
+            operations: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+fn describe() {
+    describe_counter!(REQUESTS, "GraphQL requests by operation name.");
+    describe_counter!(FAILED, "GraphQL requests answered with errors.");
+    describe_histogram!(LATENCY, "GraphQL request latency.");
+    describe_counter!(ERRORS, "GraphQL errors by extensions.code.");
+    describe_gauge!(
+        CACHE_ON,
+        "Whether the row cache serves (1) or is bypassed (0)."
+    );
+    describe_gauge!(CACHE_ENTRIES, "Rows held in the cache.");
+    for (name, help, _) in CACHE_COUNTERS {
+        describe_counter!(name, help);
+    }
+    describe_counter!(
+        RESPONSE_HITS,
+        "GraphQL answers served whole from the response cache."
+    );
+    describe_counter!(
+        RESPONSE_MISSES,
+        "Requests looked up in the response cache and run."
+    );
+    describe_counter!(RESPONSE_STORED, "Answers kept in the response cache.");
+    describe_gauge!(RESPONSE_ENTRIES, "Answers held in the response cache.");
 }
 
 /// The label for an operation name: a valid GraphQL name, `anonymous` or `invalid`.
@@ -58,196 +115,61 @@ impl Metrics {
         seconds: f64,
         error_codes: impl IntoIterator<Item = &'a str>,
     ) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
         let mut name = label(operation);
-        if !inner.ops.contains_key(&name) && inner.ops.len() >= MAX_OPERATIONS {
-            name = "other".to_owned();
+        {
+            let mut seen = self
+                .operations
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if !seen.contains(&name) {
+                if seen.len() >= MAX_OPERATIONS {
+                    name = "other".to_owned();
+                } else {
+                    seen.insert(name.clone());
+                }
+            }
         }
         let mut failed = false;
         for code in error_codes {
             failed = true;
-            *inner.errors.entry(code.to_owned()).or_default() += 1;
+            counter!(ERRORS, "code" => code.to_owned()).increment(1);
         }
-        let op = inner.ops.entry(name).or_default();
-        op.requests += 1;
-        op.failed += u64::from(failed);
-        op.sum_seconds += seconds;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                op.buckets[i] += 1;
-            }
-        }
+        counter!(REQUESTS, "operation" => name.clone()).increment(1);
+        // Counted at 0 too, so that every operation has the series.
+        counter!(FAILED, "operation" => name.clone()).increment(u64::from(failed));
+        histogram!(LATENCY, "operation" => name).record(seconds);
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
-        let Ok(inner) = self.inner.lock() else {
-            return String::new();
-        };
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP graphql_requests_total GraphQL requests by operation name."
-        );
-        let _ = writeln!(out, "# TYPE graphql_requests_total counter");
-        for (name, op) in &inner.ops {
-            let _ = writeln!(
-                out,
-                "graphql_requests_total{{operation=\"{name}\"}} {}",
-                op.requests
-            );
+    /// The Prometheus text exposition of every series recorded in this process, with
+    /// the counts of `cache` (if any) as they are now.
+    pub fn render(&self, cache: Option<&RowCache>) -> String {
+        if let Some(cache) = cache {
+            publish(cache);
         }
-        let _ = writeln!(
-            out,
-            "# HELP graphql_request_errors_total GraphQL requests answered with errors."
-        );
-        let _ = writeln!(out, "# TYPE graphql_request_errors_total counter");
-        for (name, op) in &inner.ops {
-            let _ = writeln!(
-                out,
-                "graphql_request_errors_total{{operation=\"{name}\"}} {}",
-                op.failed
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP graphql_request_duration_seconds GraphQL request latency."
-        );
-        let _ = writeln!(out, "# TYPE graphql_request_duration_seconds histogram");
-        for (name, op) in &inner.ops {
-            for (bound, count) in BUCKETS.iter().zip(op.buckets) {
-                let _ = writeln!(
-                    out,
-                    "graphql_request_duration_seconds_bucket{{operation=\"{name}\",le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "graphql_request_duration_seconds_bucket{{operation=\"{name}\",le=\"+Inf\"}} {}",
-                op.requests
-            );
-            let _ = writeln!(
-                out,
-                "graphql_request_duration_seconds_sum{{operation=\"{name}\"}} {}",
-                op.sum_seconds
-            );
-            let _ = writeln!(
-                out,
-                "graphql_request_duration_seconds_count{{operation=\"{name}\"}} {}",
-                op.requests
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP graphql_errors_total GraphQL errors by extensions.code."
-        );
-        let _ = writeln!(out, "# TYPE graphql_errors_total counter");
-        let mut codes: Vec<_> = inner.errors.iter().collect();
-        codes.sort();
-        for (code, n) in codes {
-            let _ = writeln!(out, "graphql_errors_total{{code=\"{code}\"}} {n}");
-        }
-        out
+        infra::metrics::render()
     }
 }
 
-/// A series of the row cache: name suffix, type, help and how to read it.
-type Series = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&TableStats) -> u64,
-);
-
-/// The row cache's counters in Prometheus text (nothing without a cache).
-pub fn render_cache(cache: Option<&RowCache>) -> String {
-    let Some(cache) = cache else {
-        return String::new();
-    };
+/// Sets the cache's series from its own counts (which its stats also show): the
+/// entries are a figure of the moment and the counters only ever grow.
+fn publish(cache: &RowCache) {
+    gauge!(CACHE_ON).set(f64::from(u8::from(cache.is_on())));
     let tables = [
         ("interviews", cache.interview_stats()),
         ("people", cache.people_stats()),
         ("schedules", cache.schedule_stats()),
     ];
-    let series: [Series; 5] = [
-        (
-            "hits_total",
-            "counter",
-            "Rows served from the in-process cache.",
-            |s| s.hits,
-        ),
-        (
-            "misses_total",
-            "counter",
-            "Rows looked up and not in the cache.",
-            |s| s.misses,
-        ),
-        ("entries", "gauge", "Rows held in the cache.", |s| s.entries),
-        (
-            "evictions_total",
-            "counter",
-            "Rows pushed out of the full cache.",
-            |s| s.evictions,
-        ),
-        (
-            "invalidations_total",
-            "counter",
-            "Cached rows dropped on a change notice.",
-            |s| s.invalidations,
-        ),
-    ];
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP read_model_cache_on Whether the row cache serves (1) or is bypassed (0)."
-    );
-    let _ = writeln!(out, "# TYPE read_model_cache_on gauge");
-    let _ = writeln!(out, "read_model_cache_on {}", u8::from(cache.is_on()));
-    for (suffix, kind, help, value) in series {
-        let _ = writeln!(out, "# HELP read_model_cache_{suffix} {help}");
-        let _ = writeln!(out, "# TYPE read_model_cache_{suffix} {kind}");
-        for (table, stats) in &tables {
-            let _ = writeln!(
-                out,
-                "read_model_cache_{suffix}{{table=\"{table}\"}} {}",
-                value(stats)
-            );
+    for (table, stats) in &tables {
+        gauge!(CACHE_ENTRIES, "table" => *table).set(stats.entries as f64);
+        for (name, _, value) in CACHE_COUNTERS {
+            counter!(name, "table" => *table).absolute(value(stats));
         }
     }
     let r = cache.responses().stats();
-    for (name, kind, help, value) in [
-        (
-            "read_model_response_cache_hits_total",
-            "counter",
-            "GraphQL answers served whole from the response cache.",
-            r.hits,
-        ),
-        (
-            "read_model_response_cache_misses_total",
-            "counter",
-            "Requests looked up in the response cache and run.",
-            r.misses,
-        ),
-        (
-            "read_model_response_cache_stored_total",
-            "counter",
-            "Answers kept in the response cache.",
-            r.stored,
-        ),
-        (
-            "read_model_response_cache_entries",
-            "gauge",
-            "Answers held in the response cache.",
-            r.held,
-        ),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        let _ = writeln!(out, "{name} {value}");
-    }
-    out
+    counter!(RESPONSE_HITS).absolute(r.hits);
+    counter!(RESPONSE_MISSES).absolute(r.misses);
+    counter!(RESPONSE_STORED).absolute(r.stored);
+    gauge!(RESPONSE_ENTRIES).set(r.held as f64);
 }
 
 #[cfg(test)]
@@ -260,7 +182,7 @@ mod tests {
         m.observe(Some("Page"), 0.003, []);
         m.observe(Some("Page"), 0.2, ["BAD_USER_INPUT"]);
         m.observe(Some("bad\"name"), 0.001, []);
-        let text = m.render();
+        let text = m.render(None);
         assert!(
             text.contains("graphql_requests_total{operation=\"Page\"} 2"),
             "{text}"
@@ -273,7 +195,28 @@ mod tests {
             text.contains("graphql_errors_total{code=\"BAD_USER_INPUT\"} 1"),
             "{text}"
         );
-        assert!(text.contains("le=\"0.005\"} 1"), "{text}");
+        assert!(
+            text.contains(
+                "graphql_request_duration_seconds_bucket{operation=\"Page\",le=\"0.005\"} 1"
+            ),
+            "{text}"
+        );
         assert!(text.contains("operation=\"invalid\""), "{text}");
+    }
+
+    #[test]
+    fn the_cache_series_show_its_counts_at_scrape_time() {
+        let m = Metrics::default();
+        let cache = RowCache::new(crate::read_model::CacheCapacity::default());
+        let text = m.render(Some(&cache));
+        assert!(text.contains("read_model_cache_on 0"), "{text}");
+        assert!(
+            text.contains("read_model_cache_entries{table=\"schedules\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("read_model_response_cache_stored_total 0"),
+            "{text}"
+        );
     }
 }

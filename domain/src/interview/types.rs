@@ -7,6 +7,7 @@ use crate::macros::wire_enum;
 
 wire_enum! {
     /// Where an interview is in its lifecycle.
+    #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
     pub enum InterviewStatus {
         /// Booked, not started yet.
         Scheduled => "scheduled",
@@ -23,6 +24,7 @@ wire_enum! {
 
 wire_enum! {
     /// What sort of interview it is.
+    #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
     pub enum InterviewKind {
         /// A short first call.
         PhoneScreen => "phone_screen",
@@ -41,6 +43,7 @@ wire_enum! {
 
 wire_enum! {
     /// The hiring decision taken after an interview.
+    #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
     pub enum DecisionOutcome {
         /// Go on to the next round.
         Advance => "advance",

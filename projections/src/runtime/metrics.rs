@@ -1,45 +1,104 @@
-//! Counters and gauges of the projector, rendered in the Prometheus text format.
+//! Counters and gauges of the projector, recorded through the `metrics` facade into the
+//! process's one recorder ([`infra::metrics`]) as they change, so a scrape reads them as
+//! they are.
 
-use std::fmt::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Once};
 use std::time::Duration;
+
+use metrics::{Counter, Gauge, counter, describe_counter, describe_gauge, gauge};
 
 use crate::setup::ProjectionState;
 
-/// The metrics of one projection. Plain atomics: written by its task, read by a scrape.
-#[derive(Debug, Default)]
+const APPLIED: &str = "projection_events_applied_total";
+const BATCHES: &str = "projection_batches_total";
+/// A sum of seconds: a gauge that only goes up, as the facade's counters are integers.
+const BATCH_SECONDS: &str = "projection_batch_seconds_sum";
+const LAG_EVENTS: &str = "projection_lag_events";
+const LAG_SECONDS: &str = "projection_lag_seconds";
+const TRANSIENT_ERRORS: &str = "projection_transient_errors_total";
+const STATE: &str = "projection_state";
+
+fn describe() {
+    describe_counter!(APPLIED, "Events applied to the read model.");
+    describe_counter!(BATCHES, "Batches committed.");
+    describe_gauge!(BATCH_SECONDS, "Time spent applying and committing batches.");
+    describe_gauge!(LAG_EVENTS, "Events in the store after the checkpoint.");
+    describe_gauge!(
+        LAG_SECONDS,
+        "Age of the last applied event while catching up; 0 when live."
+    );
+    describe_counter!(TRANSIENT_ERRORS, "Batches retried after a transient error.");
+    describe_gauge!(STATE, "Current state (1 for the state it is in).");
+}
+
+/// The metrics of one projection: its series, and what this process reads back (events
+/// applied, state), which the series cannot tell apart when several projectors share a
+/// process.
+#[derive(Debug)]
 pub struct ProjectionMetrics {
     events_applied: AtomicU64,
-    batches: AtomicU64,
-    batch_micros: AtomicU64,
-    lag_events: AtomicU64,
-    lag_millis: AtomicU64,
-    transient_errors: AtomicU64,
     state: AtomicU8,
+    applied: Counter,
+    batches: Counter,
+    batch_seconds: Gauge,
+    lag_events: Gauge,
+    lag_seconds: Gauge,
+    transient_errors: Counter,
+    /// One per [`ProjectionState::ALL`], in that order.
+    states: Vec<Gauge>,
 }
 
 impl ProjectionMetrics {
+    fn new(projection: &'static str) -> Self {
+        let label = [("projection", projection)];
+        let m = ProjectionMetrics {
+            events_applied: AtomicU64::new(0),
+            state: AtomicU8::new(0),
+            applied: counter!(APPLIED, &label),
+            batches: counter!(BATCHES, &label),
+            batch_seconds: gauge!(BATCH_SECONDS, &label),
+            lag_events: gauge!(LAG_EVENTS, &label),
+            lag_seconds: gauge!(LAG_SECONDS, &label),
+            transient_errors: counter!(TRANSIENT_ERRORS, &label),
+            states: ProjectionState::ALL
+                .iter()
+                .map(|s| gauge!(STATE, "projection" => projection, "state" => s.as_str()))
+                .collect(),
+        };
+        // Every series shows from the start, at 0 (or the state it starts in).
+        for c in [&m.applied, &m.batches, &m.transient_errors] {
+            c.increment(0);
+        }
+        for g in [&m.batch_seconds, &m.lag_events, &m.lag_seconds] {
+            g.increment(0.0);
+        }
+        m.state(m.current_state());
+        m
+    }
+
     pub(crate) fn batch(&self, events: usize, took: Duration) {
         self.events_applied
             .fetch_add(events as u64, Ordering::Relaxed);
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        self.batch_micros
-            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.applied.increment(events as u64);
+        self.batches.increment(1);
+        self.batch_seconds.increment(took.as_secs_f64());
     }
 
     pub(crate) fn lag(&self, events: u64, behind: Duration) {
-        self.lag_events.store(events, Ordering::Relaxed);
-        self.lag_millis
-            .store(behind.as_millis() as u64, Ordering::Relaxed);
+        self.lag_events.set(events as f64);
+        self.lag_seconds.set(behind.as_secs_f64());
     }
 
     pub(crate) fn transient_error(&self) {
-        self.transient_errors.fetch_add(1, Ordering::Relaxed);
+        self.transient_errors.increment(1);
     }
 
     pub(crate) fn state(&self, state: ProjectionState) {
         self.state.store(state as u8, Ordering::Relaxed);
+        for (s, g) in ProjectionState::ALL.iter().zip(&self.states) {
+            g.set(f64::from(u8::from(*s == state)));
+        }
     }
 
     /// Events applied by this process since it started.
@@ -61,10 +120,14 @@ pub struct Metrics {
 
 impl Metrics {
     pub(crate) fn new(names: impl IntoIterator<Item = &'static str>) -> Self {
+        // Before any handle is taken: one taken with no recorder records nothing.
+        infra::metrics::install();
+        static DESCRIBED: Once = Once::new();
+        DESCRIBED.call_once(describe);
         Metrics {
             entries: names
                 .into_iter()
-                .map(|n| (n, Arc::new(ProjectionMetrics::default())))
+                .map(|n| (n, Arc::new(ProjectionMetrics::new(n))))
                 .collect(),
         }
     }
@@ -77,70 +140,43 @@ impl Metrics {
             .map(|(_, m)| m)
     }
 
-    /// Every metric in the Prometheus text exposition format (version 0.0.4).
+    /// Every series recorded in this process, in the Prometheus text exposition format
+    /// (version 0.0.4).
     pub fn render_prometheus(&self) -> String {
-        let mut out = String::new();
-        let mut family =
-            |name: &str, kind: &str, help: &str, value: &dyn Fn(&ProjectionMetrics) -> String| {
-                let _ = writeln!(out, "# HELP {name} {help}");
-                let _ = writeln!(out, "# TYPE {name} {kind}");
-                for (projection, m) in &self.entries {
-                    let _ = writeln!(out, "{name}{{projection=\"{projection}\"}} {}", value(m));
-                }
-            };
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        family(
-            "projection_events_applied_total",
-            "counter",
-            "Events applied to the read model.",
-            &|m| load(&m.events_applied).to_string(),
-        );
-        family(
-            "projection_batches_total",
-            "counter",
-            "Batches committed.",
-            &|m| load(&m.batches).to_string(),
-        );
-        family(
-            "projection_batch_seconds_sum",
-            "counter",
-            "Time spent applying and committing batches.",
-            &|m| format!("{:.6}", load(&m.batch_micros) as f64 / 1e6),
-        );
-        family(
-            "projection_lag_events",
-            "gauge",
-            "Events in the store after the checkpoint.",
-            &|m| load(&m.lag_events).to_string(),
-        );
-        family(
-            "projection_lag_seconds",
-            "gauge",
-            "Age of the last applied event while catching up; 0 when live.",
-            &|m| format!("{:.3}", load(&m.lag_millis) as f64 / 1e3),
-        );
-        family(
-            "projection_transient_errors_total",
-            "counter",
-            "Batches retried after a transient error.",
-            &|m| load(&m.transient_errors).to_string(),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP projection_state Current state (1 for the state it is in)."
-        );
-        let _ = writeln!(out, "# TYPE projection_state gauge");
-        for (projection, m) in &self.entries {
-            let current = m.current_state();
-            for state in ProjectionState::ALL {
-                let _ = writeln!(
-                    out,
-                    "projection_state{{projection=\"{projection}\",state=\"{}\"}} {}",
-                    state.as_str(),
-                    u8::from(*state == current)
-                );
-            }
+        infra::metrics::render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_shows_from_the_start_and_follows_the_state() {
+        let metrics = Metrics::new(["metrics_test"]);
+        let m = metrics.get("metrics_test").expect("registered");
+        let text = metrics.render_prometheus();
+        for line in [
+            "projection_events_applied_total{projection=\"metrics_test\"} 0",
+            "projection_lag_seconds{projection=\"metrics_test\"} 0",
+            "projection_state{projection=\"metrics_test\",state=\"catching_up\"} 1",
+            "projection_state{projection=\"metrics_test\",state=\"live\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
         }
-        out
+        m.batch(3, Duration::from_millis(1500));
+        m.state(ProjectionState::Live);
+        m.lag(7, Duration::ZERO);
+        let text = metrics.render_prometheus();
+        for line in [
+            "projection_events_applied_total{projection=\"metrics_test\"} 3",
+            "projection_batch_seconds_sum{projection=\"metrics_test\"} 1.5",
+            "projection_lag_events{projection=\"metrics_test\"} 7",
+            "projection_state{projection=\"metrics_test\",state=\"catching_up\"} 0",
+            "projection_state{projection=\"metrics_test\",state=\"live\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert_eq!(m.events_applied(), 3);
     }
 }

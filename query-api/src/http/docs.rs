@@ -3,20 +3,25 @@
 //! Only documents that parsed are kept; validation still runs on every request, as do
 //! the depth and complexity limits.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-
 use async_graphql::parser::types::ExecutableDocument;
+use moka::sync::Cache;
 
-/// Documents kept at most; when full, the cache starts over.
-const MAX_DOCUMENTS: usize = 256;
+/// Documents kept at most; beyond it, the least used leave.
+const MAX_DOCUMENTS: u64 = 256;
 /// Longer query texts are parsed each time and not kept.
 const MAX_QUERY_BYTES: usize = 16 * 1024;
 
 /// The cache, shared by every request.
-#[derive(Default)]
 pub(crate) struct Documents {
-    by_text: Mutex<HashMap<String, ExecutableDocument>>,
+    by_text: Cache<String, ExecutableDocument>,
+}
+
+impl Default for Documents {
+    fn default() -> Self {
+        Documents {
+            by_text: Cache::new(MAX_DOCUMENTS),
+        }
+    }
 }
 
 impl Documents {
@@ -27,13 +32,7 @@ impl Documents {
         if request.query.len() > MAX_QUERY_BYTES {
             return;
         }
-        let kept = self
-            .by_text
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&request.query)
-            .cloned();
-        if let Some(doc) = kept {
+        if let Some(doc) = self.by_text.get(&request.query) {
             request.set_parsed_query(doc);
             return;
         }
@@ -41,11 +40,7 @@ impl Documents {
             return;
         };
         let doc = doc.clone();
-        let mut by_text = self.by_text.lock().unwrap_or_else(PoisonError::into_inner);
-        if by_text.len() >= MAX_DOCUMENTS {
-            by_text.clear();
-        }
-        by_text.insert(request.query.clone(), doc);
+        self.by_text.insert(request.query.clone(), doc);
     }
 }
 
@@ -62,8 +57,8 @@ mod tests {
         docs.prepare(&mut again);
         let mut broken = async_graphql::Request::new("{ a ");
         docs.prepare(&mut broken);
-        let kept = docs.by_text.lock().expect("not poisoned");
-        assert_eq!(kept.len(), 1);
-        assert!(kept.contains_key("{ a }"));
+        docs.by_text.run_pending_tasks();
+        assert_eq!(docs.by_text.entry_count(), 1);
+        assert!(docs.by_text.contains_key("{ a }"));
     }
 }

@@ -6,7 +6,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
-use crate::metrics::render_cache;
 
 /// GraphiQL, pointed at `/graphql` and `/graphql/ws`.
 pub async fn graphiql() -> Html<String> {
@@ -46,7 +45,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render() + &render_cache(state.ctx.read_model().cache().map(AsRef::as_ref)),
+        state
+            .metrics
+            .render(state.ctx.read_model().cache().map(AsRef::as_ref)),
     )
         .into_response()
 }

@@ -16,15 +16,19 @@
 //!   invalidation of those ids (nor a clear) happened since: a row read before an
 //!   invalidation never lands in the cache after it. Invalidations mark one of
 //!   [`STRIPES`] stripes of the id space, so a change elsewhere does not refuse the row.
-//! - Each table holds at most its capacity; beyond it, rows leave in insertion order,
-//!   except that a row read since it was last passed over gets one more round (CLOCK).
+//! - Each table holds at most its capacity; beyond it, the least recently used rows
+//!   leave (a [`moka`] cache, LRU: its default admission filter would turn away the rows
+//!   of a cold cache, where the newest are the ones about to be read again).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use infra::Position;
+use moka::notification::RemovalCause;
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 use uuid::Uuid;
 
 use super::responses::{Dep, ResponseCache};
@@ -129,34 +133,35 @@ pub struct TableStats {
     pub invalidations: u64,
 }
 
-struct Entry<V> {
-    row: V,
-    /// Which insertion this is (matches one element of `State::order`).
-    stamp: u64,
-    /// Read since the eviction hand last passed it.
-    used: AtomicBool,
-}
-
-struct State<V> {
+/// What decides whether a row read under a [`Ticket`] may go in.
+struct Generations {
     on: bool,
     /// Moves on every invalidation, clear and switch.
     seq: u64,
     /// `seq` of the last clear or switch.
     cleared: u64,
     /// `seq` of the last invalidation of an id in each stripe.
-    stripes: Vec<u64>,
-    entries: HashMap<Uuid, Entry<V>>,
-    /// Insertion order, with stale elements (their entry left or was replaced).
-    order: VecDeque<(Uuid, u64)>,
-    next_stamp: u64,
+    stripes: Box<[u64]>,
+}
+
+/// A row as held, with the ticket it was read under.
+#[derive(Clone)]
+struct Filled<V> {
+    row: V,
+    ticket: u64,
 }
 
 struct Table<V> {
     capacity: usize,
-    state: RwLock<State<V>>,
+    /// A clear drops the rows with moka's `invalidate_all`, which spares one put in the
+    /// same clock tick: a row is served only if read under a ticket after the last clear.
+    rows: Cache<Uuid, Filled<V>>,
+    /// Fills hold it shared from their check to their insert, invalidations hold it
+    /// exclusively from their mark to their removal: no insert falls in between.
+    generations: RwLock<Generations>,
     hits: AtomicU64,
     misses: AtomicU64,
-    evictions: AtomicU64,
+    evictions: Arc<AtomicU64>,
     invalidations: AtomicU64,
 }
 
@@ -165,47 +170,59 @@ fn stripe(id: Uuid) -> usize {
     ((a ^ b) % STRIPES as u64) as usize
 }
 
-impl<V: Cached> Table<V> {
+impl<V: Cached + Send + Sync + 'static> Table<V> {
     fn new(capacity: usize) -> Self {
+        let evictions = Arc::new(AtomicU64::new(0));
+        let evicted = evictions.clone();
         Table {
             capacity,
-            state: RwLock::new(State {
+            rows: Cache::builder()
+                .max_capacity(capacity as u64)
+                .eviction_policy(EvictionPolicy::lru())
+                .eviction_listener(move |_, _, cause| {
+                    if cause == RemovalCause::Size {
+                        evicted.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .build(),
+            generations: RwLock::new(Generations {
                 on: false,
                 seq: 0,
                 cleared: 0,
-                stripes: vec![0; STRIPES],
-                entries: HashMap::new(),
-                order: VecDeque::new(),
-                next_stamp: 0,
+                stripes: vec![0; STRIPES].into_boxed_slice(),
             }),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
+            evictions,
             invalidations: AtomicU64::new(0),
         }
     }
 
-    // A panic elsewhere cannot leave the state half-updated in a way that matters (every
-    // write keeps it consistent before it can panic), so a poisoned lock is used as is.
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, State<V>> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    // Every write leaves the generations consistent before anything can panic, so a
+    // poisoned lock is used as is.
+    fn read(&self) -> RwLockReadGuard<'_, Generations> {
+        self.generations
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State<V>> {
-        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    fn write(&self) -> RwLockWriteGuard<'_, Generations> {
+        self.generations
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn hit(state: &State<V>, id: &Uuid) -> Option<V> {
-        let entry = state.entries.get(id)?;
-        if !entry.used.load(Ordering::Relaxed) {
-            entry.used.store(true, Ordering::Relaxed);
-        }
-        Some(entry.row.clone())
+    /// Row `id`, unless absent or from before the last clear.
+    fn held(&self, generations: &Generations, id: &Uuid) -> Option<V> {
+        self.rows
+            .get(id)
+            .filter(|f| f.ticket >= generations.cleared)
+            .map(|f| f.row)
     }
 
     fn lookup(&self, ids: &[Uuid]) -> Lookup<V> {
-        let state = self.read();
-        if !state.on || self.capacity == 0 {
+        let generations = self.read();
+        if !generations.on || self.capacity == 0 {
             self.misses.fetch_add(ids.len() as u64, Ordering::Relaxed);
             return Lookup {
                 found: Vec::new(),
@@ -216,7 +233,7 @@ impl<V: Cached> Table<V> {
         let mut found = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         for id in ids {
-            match Self::hit(&state, id) {
+            match self.held(&generations, id) {
                 Some(row) => found.push(row),
                 None => missing.push(*id),
             }
@@ -227,18 +244,18 @@ impl<V: Cached> Table<V> {
         Lookup {
             found,
             missing,
-            ticket: Ticket(Some(state.seq)),
+            ticket: Ticket(Some(generations.seq)),
         }
     }
 
     /// Every row of `ids` if all are held (counted as hits); otherwise `None`, counting
     /// nothing (the caller then reads through [`Table::lookup`]).
     fn all(&self, ids: &[Uuid]) -> Option<Vec<V>> {
-        let state = self.read();
-        if !state.on {
+        let generations = self.read();
+        if !generations.on {
             return None;
         }
-        let rows: Option<Vec<V>> = ids.iter().map(|id| Self::hit(&state, id)).collect();
+        let rows: Option<Vec<V>> = ids.iter().map(|id| self.held(&generations, id)).collect();
         if rows.is_some() {
             self.hits.fetch_add(ids.len() as u64, Ordering::Relaxed);
         }
@@ -252,47 +269,24 @@ impl<V: Cached> Table<V> {
         if rows.is_empty() || self.capacity == 0 {
             return;
         }
-        let mut state = self.write();
-        if !state.on || state.cleared > taken {
+        let generations = self.read();
+        if !generations.on || generations.cleared > taken {
             return;
         }
         for row in rows {
             let id = row.key();
-            if state.stripes[stripe(id)] > taken || state.entries.contains_key(&id) {
-                continue;
+            if generations.stripes[stripe(id)] <= taken && self.held(&generations, &id).is_none() {
+                let row = row.clone();
+                self.rows.insert(id, Filled { row, ticket: taken });
             }
-            while state.entries.len() >= self.capacity {
-                if !evict_one(&mut state) {
-                    break;
-                }
-                self.evictions.fetch_add(1, Ordering::Relaxed);
-            }
-            let stamp = state.next_stamp;
-            state.next_stamp += 1;
-            state.order.push_back((id, stamp));
-            state.entries.insert(
-                id,
-                Entry {
-                    row: row.clone(),
-                    stamp,
-                    used: AtomicBool::new(false),
-                },
-            );
-        }
-        // Stale elements pile up when rows are invalidated and read again: drop them once
-        // they outnumber the live ones.
-        if state.order.len() > 2 * state.entries.len() + 1024 {
-            let State { order, entries, .. } = &mut *state;
-            order.retain(|(id, stamp)| entries.get(id).is_some_and(|e| e.stamp == *stamp));
         }
     }
 
     fn invalidate(&self, id: Uuid) {
-        let mut state = self.write();
-        state.seq += 1;
-        let seq = state.seq;
-        state.stripes[stripe(id)] = seq;
-        if state.entries.remove(&id).is_some() {
+        let mut generations = self.write();
+        generations.seq += 1;
+        generations.stripes[stripe(id)] = generations.seq;
+        if self.rows.remove(&id).is_some() {
             self.invalidations.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -300,14 +294,13 @@ impl<V: Cached> Table<V> {
     /// Drops everything and refuses rows read before now; `switch` turns the table on or
     /// off, `None` leaves it as it is.
     fn reset(&self, switch: Option<bool>) {
-        let mut state = self.write();
-        state.seq += 1;
-        state.cleared = state.seq;
+        let mut generations = self.write();
+        generations.seq += 1;
+        generations.cleared = generations.seq;
         if let Some(on) = switch {
-            state.on = on;
+            generations.on = on;
         }
-        state.entries = HashMap::new();
-        state.order = VecDeque::new();
+        self.rows.invalidate_all();
     }
 
     fn is_on(&self) -> bool {
@@ -315,34 +308,16 @@ impl<V: Cached> Table<V> {
     }
 
     fn stats(&self) -> TableStats {
+        // The entry count is exact only once moka has applied the writes it buffers.
+        self.rows.run_pending_tasks();
         TableStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
-            entries: self.read().entries.len() as u64,
+            entries: self.rows.entry_count(),
             evictions: self.evictions.load(Ordering::Relaxed),
             invalidations: self.invalidations.load(Ordering::Relaxed),
         }
     }
-}
-
-/// Pushes one entry out: the oldest one not read since the hand last passed it. Returns
-/// false when there is nothing left to push out.
-fn evict_one<V>(state: &mut State<V>) -> bool {
-    while let Some((id, stamp)) = state.order.pop_front() {
-        let Some(entry) = state.entries.get(&id) else {
-            continue;
-        };
-        if entry.stamp != stamp {
-            continue;
-        }
-        if entry.used.swap(false, Ordering::Relaxed) {
-            state.order.push_back((id, stamp));
-            continue;
-        }
-        state.entries.remove(&id);
-        return true;
-    }
-    false
 }
 
 /// The cache of `rm.interviews` and `rm.people` rows by id, and of whole schedules by
@@ -647,18 +622,5 @@ mod tests {
         assert_eq!(stats.entries, 4);
         assert_eq!(stats.evictions, 6);
         assert!(cache.people(&ids[9..]).is_some(), "the newest is there");
-    }
-
-    #[test]
-    fn invalidated_and_reread_rows_do_not_grow_the_order_without_bound() {
-        let cache = on(4);
-        let id = Uuid::new_v4();
-        for _ in 0..10_000 {
-            let t = cache.lookup_people(&[id]).ticket;
-            cache.fill_people(t, &[person(id, "Ann")]);
-            cache.invalidate_person(id);
-        }
-        let state = cache.people.read();
-        assert!(state.order.len() <= 2 * state.entries.len() + 1025);
     }
 }

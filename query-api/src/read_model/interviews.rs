@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{ReadModel, ReadModelError, sql};
+use super::{ReadModel, ReadModelError, read_through, sql};
 
 /// One row of `rm.interviews`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -174,14 +174,12 @@ impl ReadModel {
         let Some(cache) = self.cache() else {
             return self.select_interviews(ids).await;
         };
-        let mut lookup = cache.lookup_interviews(ids);
-        if lookup.missing.is_empty() {
-            return Ok(lookup.found);
-        }
-        let rows = self.select_interviews(&lookup.missing).await?;
-        cache.fill_interviews(lookup.ticket, &rows);
-        lookup.found.extend(rows);
-        Ok(lookup.found)
+        read_through(
+            cache.lookup_interviews(ids),
+            async |missing| self.select_interviews(missing).await,
+            |ticket, rows| cache.fill_interviews(ticket, rows),
+        )
+        .await
     }
 
     async fn select_interviews(&self, ids: &[Uuid]) -> Result<Vec<InterviewRow>, ReadModelError> {

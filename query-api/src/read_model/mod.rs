@@ -112,6 +112,23 @@ impl ReadModel {
     }
 }
 
+/// The rows of a cache lookup's ids: those it found, and the missing ones read by `read`,
+/// which go into the cache through `fill` (refused there if they may have changed since
+/// the lookup took its ticket).
+async fn read_through<V>(
+    mut lookup: Lookup<V>,
+    read: impl AsyncFnOnce(&[uuid::Uuid]) -> Result<Vec<V>, ReadModelError>,
+    fill: impl FnOnce(Ticket, &[V]),
+) -> Result<Vec<V>, ReadModelError> {
+    if lookup.missing.is_empty() {
+        return Ok(lookup.found);
+    }
+    let rows = read(&lookup.missing).await?;
+    fill(lookup.ticket, &rows);
+    lookup.found.extend(rows);
+    Ok(lookup.found)
+}
+
 /// Wraps a sqlx error with the name of the read that failed.
 fn sql(query: &'static str) -> impl FnOnce(sqlx::Error) -> ReadModelError {
     move |source| ReadModelError::Sql { query, source }

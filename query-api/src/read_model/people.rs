@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{ReadModel, ReadModelError, like_escape, sql};
+use super::{ReadModel, ReadModelError, like_escape, read_through, sql};
 
 /// One row of `rm.people`, plus the key people are sorted by.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -54,14 +54,12 @@ impl ReadModel {
         let Some(cache) = self.cache() else {
             return self.select_people(ids).await;
         };
-        let mut lookup = cache.lookup_people(ids);
-        if lookup.missing.is_empty() {
-            return Ok(lookup.found);
-        }
-        let rows = self.select_people(&lookup.missing).await?;
-        cache.fill_people(lookup.ticket, &rows);
-        lookup.found.extend(rows);
-        Ok(lookup.found)
+        read_through(
+            cache.lookup_people(ids),
+            async |missing| self.select_people(missing).await,
+            |ticket, rows| cache.fill_people(ticket, rows),
+        )
+        .await
     }
 
     async fn select_people(&self, ids: &[Uuid]) -> Result<Vec<PersonRow>, ReadModelError> {

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
+use moka::sync::Cache;
 use uuid::Uuid;
 
 /// A row an answer was made from.
@@ -100,20 +101,20 @@ struct Entry {
     made: u64,
 }
 
+/// What decides whether a kept answer still holds. Answers are not dropped when a row
+/// of theirs changes (nothing maps rows to answers): each is checked when it is found.
 #[derive(Default)]
-struct State {
+struct Generations {
     on: bool,
     /// Invalidations so far (and clears): the clock tickets read.
     epoch: u64,
-    /// Answers made under an older ticket are not kept (set by a clear).
+    /// Answers made under an older ticket do not hold (set by a clear).
     floor: u64,
     /// When each row was last invalidated, since the last clear.
     invalidated: HashMap<Dep, u64>,
-    entries: HashMap<Bytes, Entry>,
-    bytes: usize,
 }
 
-impl State {
+impl Generations {
     fn fresh(&self, deps: &[Dep], made: u64) -> bool {
         made >= self.floor
             && deps
@@ -121,29 +122,20 @@ impl State {
                 .all(|d| self.invalidated.get(d).is_none_or(|at| *at <= made))
     }
 
-    fn remove(&mut self, key: &[u8]) {
-        if let Some(e) = self.entries.remove(key) {
-            self.bytes -= key.len() + e.answer.body.len();
-        }
-    }
-
     fn clear(&mut self) {
         self.epoch += 1;
         self.floor = self.epoch;
         self.invalidated.clear();
-        self.entries.clear();
-        self.bytes = 0;
     }
 }
 
 /// The cache of whole answers; part of the [`RowCache`](super::RowCache), on and off and
 /// cleared with it.
 pub struct ResponseCache {
-    state: Mutex<State>,
+    generations: Mutex<Generations>,
+    answers: Cache<Bytes, Arc<Entry>>,
     /// Answers held at most (0: none).
     capacity: usize,
-    /// Bytes of keys and bodies held at most.
-    max_bytes: usize,
     /// Which kinds of rows the row cache tracks (an answer from an untracked table is
     /// not kept: nothing would drop it when the row changes).
     interviews: bool,
@@ -164,10 +156,20 @@ impl ResponseCache {
     /// An empty cache, off, of at most `capacity` answers and `max_bytes` bytes, keeping
     /// answers made from interviews and/or people as those tables are tracked.
     pub(crate) fn new(capacity: usize, max_bytes: usize, interviews: bool, people: bool) -> Self {
+        // moka bounds one weight: an answer weighs its bytes (key and body), and at least
+        // an equal share of the budget, so that no more than `capacity` fit either.
+        let share = max_bytes.checked_div(capacity).unwrap_or(max_bytes);
+        let weight = move |key: &Bytes, entry: &Arc<Entry>| {
+            let bytes = (key.len() + entry.answer.body.len()).max(share);
+            u32::try_from(bytes).unwrap_or(u32::MAX)
+        };
         ResponseCache {
-            state: Mutex::new(State::default()),
+            generations: Mutex::new(Generations::default()),
+            answers: Cache::builder()
+                .max_capacity(max_bytes as u64)
+                .weigher(weight)
+                .build(),
             capacity,
-            max_bytes,
             interviews,
             people,
             hits: AtomicU64::new(0),
@@ -178,24 +180,24 @@ impl ResponseCache {
 
     /// Whether it serves and keeps answers now.
     pub fn is_on(&self) -> bool {
-        self.capacity > 0 && (self.interviews || self.people) && lock(&self.state).on
+        self.capacity > 0 && (self.interviews || self.people) && lock(&self.generations).on
     }
 
     /// The kept answer to `key`, if it still holds.
     pub fn get(&self, key: &[u8]) -> Option<Arc<Answer>> {
-        let mut state = lock(&self.state);
-        if !state.on {
+        let generations = lock(&self.generations);
+        if !generations.on {
             return None;
         }
-        let found = match state.entries.get(key) {
+        let found = match self.answers.get(key) {
             None => None,
-            Some(e) if state.fresh(&e.deps, e.made) => Some(e.answer.clone()),
+            Some(e) if generations.fresh(&e.deps, e.made) => Some(e.answer.clone()),
             Some(_) => {
-                state.remove(key);
+                self.answers.invalidate(key);
                 None
             }
         };
-        drop(state);
+        drop(generations);
         match &found {
             Some(_) => self.hits.fetch_add(1, Ordering::Relaxed),
             None => self.misses.fetch_add(1, Ordering::Relaxed),
@@ -205,8 +207,8 @@ impl ResponseCache {
 
     /// To be taken before a request reads anything; `None` when off.
     pub fn ticket(&self) -> Option<Ticket> {
-        let state = lock(&self.state);
-        (state.on && self.capacity > 0).then_some(Ticket(state.epoch))
+        let generations = lock(&self.generations);
+        (generations.on && self.capacity > 0).then_some(Ticket(generations.epoch))
     }
 
     /// Keeps `answer` to `key`, made from `deps` under `ticket`, unless one of them
@@ -216,76 +218,63 @@ impl ResponseCache {
             Dep::Interview(_) => self.interviews,
             Dep::Person(_) => self.people,
         });
-        let size = key.len() + answer.body.len();
         if !tracked || deps.is_empty() || answer.body.len() > MAX_ANSWER_BYTES {
             return;
         }
-        let mut state = lock(&self.state);
-        if !state.on || !state.fresh(&deps, ticket.0) {
+        let generations = lock(&self.generations);
+        if !generations.on || !generations.fresh(&deps, ticket.0) {
             return;
         }
-        state.remove(&key);
-        // Make room: drop whichever answers come first (the map's order is arbitrary).
-        while !state.entries.is_empty()
-            && (state.entries.len() >= self.capacity || state.bytes + size > self.max_bytes)
-        {
-            let victims: Vec<Bytes> = state
-                .entries
-                .keys()
-                .take((self.capacity / 10).max(1))
-                .cloned()
-                .collect();
-            for v in victims {
-                state.remove(&v);
-            }
-        }
-        if size > self.max_bytes {
-            return;
-        }
-        state.bytes += size;
-        state.entries.insert(
+        // Held until the insert is done, so that a clear cannot come between the check
+        // and the insert (`get` checks again anyway; this keeps `held` honest).
+        self.answers.insert(
             key,
-            Entry {
+            Arc::new(Entry {
                 answer: Arc::new(answer),
                 deps: deps.into_boxed_slice(),
                 made: ticket.0,
-            },
+            }),
         );
-        drop(state);
+        drop(generations);
         self.stored.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Row `dep` changed: the answers made from it are dropped.
     pub fn invalidate(&self, dep: Dep) {
-        let mut state = lock(&self.state);
-        state.epoch += 1;
-        let at = state.epoch;
-        state.invalidated.insert(dep, at);
+        let mut generations = lock(&self.generations);
+        generations.epoch += 1;
+        let at = generations.epoch;
+        generations.invalidated.insert(dep, at);
         // The record of invalidations only grows between clears; past a bound, start over.
-        if state.invalidated.len() > self.capacity.saturating_mul(4).max(1024) {
-            state.clear();
+        if generations.invalidated.len() > self.capacity.saturating_mul(4).max(1024) {
+            generations.clear();
+            self.answers.invalidate_all();
         }
     }
 
     /// Drops every answer (and refuses those being made).
     pub fn clear(&self) {
-        lock(&self.state).clear();
+        lock(&self.generations).clear();
+        self.answers.invalidate_all();
     }
 
     /// Turns it on or off, empty either way.
     pub(crate) fn switch(&self, on: bool) {
-        let mut state = lock(&self.state);
-        state.clear();
-        state.on = on;
+        let mut generations = lock(&self.generations);
+        generations.clear();
+        generations.on = on;
+        self.answers.invalidate_all();
     }
 
     /// Its counters.
     pub fn stats(&self) -> ResponseStats {
+        // The entry count is exact only once moka has applied the writes it buffers.
+        self.answers.run_pending_tasks();
         ResponseStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             stored: self.stored.load(Ordering::Relaxed),
-            held: lock(&self.state).entries.len() as u64,
+            held: self.answers.entry_count(),
         }
     }
 }
@@ -369,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn it_holds_no_more_than_its_capacity() {
+    fn it_holds_no_more_than_its_capacity_in_answers_or_bytes() {
         let c = ResponseCache::new(10, 1 << 20, true, true);
         c.switch(true);
         for n in 0..50 {
@@ -388,7 +377,9 @@ mod tests {
                 vec![Dep::Interview(Uuid::new_v4())],
                 answer(&"x".repeat(30)),
             );
-            assert!(lock(&c.state).bytes <= 64);
+            c.answers.run_pending_tasks();
+            assert!(c.answers.weighted_size() <= 64);
+            assert!(c.stats().held <= 2);
         }
     }
 

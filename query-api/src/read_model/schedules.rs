@@ -1,9 +1,9 @@
 //! `rm.schedule_owners`, `rm.availability_windows`, `rm.bookings`.
 //!
-//! With the row cache on, a person's whole schedule (whether they declared availability,
-//! every window, every booking) is read once, in one statement, kept by person id until
-//! the projector says it changed, and cut to each query's range in memory exactly as the
-//! range query would cut it. Without it, one statement reads the range of everyone asked.
+//! One path: a person's whole schedule (whether they declared availability, every
+//! window, every booking) is read in one statement and cut to the query's range in
+//! memory. With the row cache on, it sits in front of that read: whole schedules are
+//! kept by person id until the projector says they changed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use super::{ReadModel, ReadModelError, sql};
+use super::{ReadModel, ReadModelError, read_through, sql};
 
 /// One merged availability window.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -146,27 +146,16 @@ const DECLARED: i16 = 0;
 const WINDOW: i16 = 1;
 const BOOKING: i16 = 2;
 
-/// Owners who declared availability, windows and bookings of `$1` in one statement, each
-/// part filtered further by `$range` (the query's range, or nothing).
-macro_rules! schedule_sql {
-    ($range:literal) => {
-        concat!(
-            "SELECT 0::int2, person_id, NULL::uuid, NULL::timestamptz, NULL::timestamptz \
-             FROM rm.schedule_owners WHERE person_id = ANY($1) AND declared_availability \
-             UNION ALL \
-             SELECT 1::int2, person_id, NULL::uuid, start_at, end_at \
-             FROM rm.availability_windows WHERE person_id = ANY($1)",
-            $range,
-            " UNION ALL \
-             SELECT 2::int2, person_id, interview_id, start_at, end_at \
-             FROM rm.bookings WHERE person_id = ANY($1)",
-            $range
-        )
-    };
-}
-
-const WHOLE_SQL: &str = schedule_sql!("");
-const RANGE_SQL: &str = schedule_sql!(" AND start_at < $3 AND end_at > $2");
+/// Owners who declared availability, windows and bookings of `$1` in one statement.
+const WHOLE_SQL: &str = "\
+    SELECT 0::int2, person_id, NULL::uuid, NULL::timestamptz, NULL::timestamptz \
+    FROM rm.schedule_owners WHERE person_id = ANY($1) AND declared_availability \
+    UNION ALL \
+    SELECT 1::int2, person_id, NULL::uuid, start_at, end_at \
+    FROM rm.availability_windows WHERE person_id = ANY($1) \
+    UNION ALL \
+    SELECT 2::int2, person_id, interview_id, start_at, end_at \
+    FROM rm.bookings WHERE person_id = ANY($1)";
 
 /// One row of a schedule statement, checked.
 enum Item {
@@ -210,29 +199,29 @@ fn sort_out(parts: Vec<Part>, mut each: impl FnMut(Uuid, Item)) -> Result<(), Re
 }
 
 impl ReadModel {
-    /// Availability and bookings of `people` that overlap `[from, to)`: from the row
-    /// cache when it serves schedules (reading the whole schedules of those it does not
-    /// hold, which then go into it), else from the database for that range only.
+    /// Availability and bookings of `people` that overlap `[from, to)`, cut from their
+    /// whole schedules: those the row cache holds, and the others read in one statement
+    /// (which then go into the cache, when it serves schedules).
     pub async fn schedules(
         &self,
         people: &[Uuid],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<ScheduleRows, ReadModelError> {
-        let cache = match self.cache() {
-            Some(cache) if cache.caches_schedules() => cache,
-            _ => return self.select_schedules(people, from, to).await,
-        };
         let mut ids = people.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        let lookup = cache.lookup_schedules(&ids);
-        let mut held = lookup.found;
-        if !lookup.missing.is_empty() {
-            let read = self.whole_schedules(&lookup.missing).await?;
-            cache.fill_schedules(lookup.ticket, &read);
-            held.extend(read);
-        }
+        let mut held = match self.cache() {
+            Some(cache) if cache.caches_schedules() => {
+                read_through(
+                    cache.lookup_schedules(&ids),
+                    async |missing| self.whole_schedules(missing).await,
+                    |ticket, rows| cache.fill_schedules(ticket, rows),
+                )
+                .await?
+            }
+            _ => self.whole_schedules(&ids).await?,
+        };
         held.sort_unstable_by_key(|s| s.person_id);
         Ok(ScheduleRows::within(&held, from, to))
     }
@@ -273,45 +262,6 @@ impl ReadModel {
                 })
             })
             .collect())
-    }
-
-    /// The range's rows of `people` straight from the database, in one statement.
-    pub async fn select_schedules(
-        &self,
-        people: &[Uuid],
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<ScheduleRows, ReadModelError> {
-        let parts: Vec<Part> = sqlx::query_as(RANGE_SQL)
-            .bind(people)
-            .bind(from)
-            .bind(to)
-            .fetch_all(self.db())
-            .await
-            .map_err(sql("schedules"))?;
-        let mut rows = ScheduleRows::default();
-        sort_out(parts, |person_id, item| match item {
-            Item::Declared => {
-                rows.declared.insert(person_id);
-            }
-            Item::Window(s) => rows.windows.push(WindowRow {
-                person_id,
-                start_at: s.start,
-                end_at: s.end,
-            }),
-            Item::Booking(s) => rows.bookings.push(BookingRow {
-                person_id,
-                interview_id: s.interview,
-                start_at: s.start,
-                end_at: s.end,
-            }),
-        })?;
-        // The order the range query's `ORDER BY` gave.
-        rows.windows
-            .sort_unstable_by_key(|w| (w.person_id, w.start_at, w.end_at));
-        rows.bookings
-            .sort_unstable_by_key(|b| (b.person_id, b.start_at, b.interview_id));
-        Ok(rows)
     }
 }
 

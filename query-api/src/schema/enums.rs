@@ -1,109 +1,78 @@
-//! The contract's enums, mapped to the lower_snake strings stored in the read model.
+//! The contract's enums. Those of the domain are the domain's own (derived with its
+//! `graphql` feature); each is read from the `lower_snake` string stored in the read
+//! model through [`Stored`].
 
 use async_graphql::Enum;
 
+pub use domain::Role;
+pub use domain::interview::{DecisionOutcome, InterviewKind, InterviewStatus};
+
 use crate::read_model::ReadModelError;
 
-/// Maps between GraphQL enum values and the read model's strings.
-macro_rules! stored_enum {
-    ($(#[$meta:meta])* $name:ident, $column:literal { $($(#[$vmeta:meta])* $variant:ident => $wire:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant),+
-        }
+/// An enum stored in a read-model column as its `lower_snake` name.
+pub trait Stored: Sized {
+    /// The column, for the error.
+    const COLUMN: &'static str;
 
-        impl $name {
-            /// The string stored in the read model.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $wire),+ }
+    /// The value named `value`, if any.
+    fn parse_stored(value: &str) -> Option<Self>;
+
+    /// Reads a stored string; anything else is a read-model error.
+    fn from_stored(value: &str) -> Result<Self, ReadModelError> {
+        Self::parse_stored(value).ok_or_else(|| ReadModelError::Unexpected {
+            column: Self::COLUMN,
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// The domain's enums parse their wire names.
+macro_rules! stored_as_wire_name {
+    ($($name:ty => $column:literal),+ $(,)?) => {$(
+        impl Stored for $name {
+            const COLUMN: &'static str = $column;
+
+            fn parse_stored(value: &str) -> Option<Self> {
+                value.parse().ok()
             }
-
-            /// Reads a stored string; anything else is a read-model error.
-            pub fn from_stored(value: &str) -> Result<Self, ReadModelError> {
-                match value {
-                    $($wire => Ok($name::$variant),)+
-                    other => Err(ReadModelError::Unexpected {
-                        column: $column,
-                        value: other.to_owned(),
-                    }),
-                }
-            }
         }
-    };
+    )+};
 }
 
-stored_enum! {
-    /// What a person can take part in an interview as.
-    Role, "people.roles" {
-        /// Is interviewed.
-        Candidate => "candidate",
-        /// Sits on panels.
-        Interviewer => "interviewer",
-    }
+stored_as_wire_name! {
+    Role => "people.roles",
+    InterviewStatus => "interviews.status",
+    InterviewKind => "interviews.kind",
+    DecisionOutcome => "interviews.decision_outcome",
 }
 
-stored_enum! {
-    /// Where an interview is in its lifecycle.
-    InterviewStatus, "interviews.status" {
-        /// Booked, not started yet.
-        Scheduled => "scheduled",
-        /// Started, not completed yet.
-        InProgress => "in_progress",
-        /// Took place.
-        Completed => "completed",
-        /// Called off.
-        Cancelled => "cancelled",
-        /// Someone did not turn up.
-        NoShow => "no_show",
-    }
+/// What a projection is doing.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProjectionState {
+    /// Replaying stored events.
+    CatchingUp,
+    /// Up to date, following new events.
+    Live,
+    /// Being rebuilt into fresh tables.
+    Rebuilding,
+    /// Stopped at an event it cannot apply.
+    Failed,
+    /// Not running.
+    Stopped,
 }
 
-stored_enum! {
-    /// What sort of interview it is.
-    InterviewKind, "interviews.kind" {
-        /// A short first call.
-        PhoneScreen => "phone_screen",
-        /// Technical.
-        Technical => "technical",
-        /// Behavioural.
-        Behavioral => "behavioral",
-        /// System design.
-        SystemDesign => "system_design",
-        /// An onsite loop.
-        Onsite => "onsite",
-        /// The last round.
-        Final => "final",
-    }
-}
+impl Stored for ProjectionState {
+    const COLUMN: &'static str = "projection_checkpoints.state";
 
-stored_enum! {
-    /// The hiring decision.
-    DecisionOutcome, "interviews.decision_outcome" {
-        /// Next round.
-        Advance => "advance",
-        /// Stop here.
-        Reject => "reject",
-        /// Make an offer.
-        Hire => "hire",
-        /// Decide later.
-        Hold => "hold",
-    }
-}
-
-stored_enum! {
-    /// What a projection is doing.
-    ProjectionState, "projection_checkpoints.state" {
-        /// Replaying stored events.
-        CatchingUp => "catching_up",
-        /// Up to date, following new events.
-        Live => "live",
-        /// Being rebuilt into fresh tables.
-        Rebuilding => "rebuilding",
-        /// Stopped at an event it cannot apply.
-        Failed => "failed",
-        /// Not running.
-        Stopped => "stopped",
+    fn parse_stored(value: &str) -> Option<Self> {
+        Some(match value {
+            "catching_up" => ProjectionState::CatchingUp,
+            "live" => ProjectionState::Live,
+            "rebuilding" => ProjectionState::Rebuilding,
+            "failed" => ProjectionState::Failed,
+            "stopped" => ProjectionState::Stopped,
+            _ => return None,
+        })
     }
 }
 
@@ -115,19 +84,6 @@ pub enum InterviewOrder {
     StartsAtAsc,
     /// Latest start first.
     StartsAtDesc,
-}
-
-impl From<domain::interview::InterviewStatus> for InterviewStatus {
-    fn from(s: domain::interview::InterviewStatus) -> Self {
-        use domain::interview::InterviewStatus as D;
-        match s {
-            D::Scheduled => InterviewStatus::Scheduled,
-            D::InProgress => InterviewStatus::InProgress,
-            D::Completed => InterviewStatus::Completed,
-            D::Cancelled => InterviewStatus::Cancelled,
-            D::NoShow => InterviewStatus::NoShow,
-        }
-    }
 }
 
 #[cfg(test)]

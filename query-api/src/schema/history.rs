@@ -97,7 +97,7 @@ pub(crate) async fn as_of(
         state = interview::evolve(state, &decoded);
     }
     Ok(state.map(|iv| InterviewSnapshot {
-        status: iv.status.into(),
+        status: iv.status,
         starts_at: iv.starts_at.into(),
         ends_at: iv.ends_at.into(),
         interviewer_ids: iv.interviewer_ids,

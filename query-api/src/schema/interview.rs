@@ -6,7 +6,7 @@ use async_graphql::{Context, Object};
 use uuid::Uuid;
 
 use super::connection::{charged, decode_after, encode_cursor, page_size, split_page};
-use super::enums::{InterviewKind, InterviewStatus};
+use super::enums::{InterviewKind, InterviewStatus, Stored};
 use super::history::{self, HistoryEntry, InterviewSnapshot};
 use super::people::{Person, load_people, load_person};
 use super::prefetch::Prefetch;

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, SimpleObject};
 use uuid::Uuid;
 
 use super::connection::{PageInfo, charged, decode_after, encode_cursor, page_size, split_page};
-use super::enums::{InterviewOrder, InterviewStatus, Role};
+use super::enums::{InterviewOrder, InterviewStatus, Role, Stored};
 use super::interview::int;
 use super::interviews::InterviewConnection;
 use super::prefetch::Wants;

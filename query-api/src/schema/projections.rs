@@ -2,7 +2,7 @@
 
 use async_graphql::SimpleObject;
 
-use super::enums::ProjectionState;
+use super::enums::{ProjectionState, Stored};
 use super::interview::int;
 use super::scalars::DateTime;
 use crate::error::QueryError;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, SimpleObject};
 use uuid::Uuid;
 
-use super::enums::DecisionOutcome;
+use super::enums::{DecisionOutcome, Stored};
 use super::loaders;
 use super::people::{Person, load_person};
 use super::prefetch::Prefetch;
