@@ -1,4 +1,5 @@
-//! The served schema against the SDL of API.md §3 (copied into `contract.graphql`):
+//! The served schema against the SDL of `docs/API.md` §3, read from the document at test
+//! time (every ```` ```graphql ```` block of that section), so the document is the contract:
 //! every type, field, argument, default and enum value of the contract must be served
 //! with the same type; extra ones are allowed (extra arguments only when optional).
 
@@ -9,7 +10,45 @@ use async_graphql_parser::types::{
     InputValueDefinition, ServiceDocument, TypeKind, TypeSystemDefinition,
 };
 
-const CONTRACT: &str = include_str!("contract.graphql");
+const API_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/API.md");
+
+/// The text of the `## ` section whose heading starts with `heading`, up to the next one.
+fn section<'a>(doc: &'a str, heading: &str) -> &'a str {
+    let start = doc
+        .match_indices("\n## ")
+        .map(|(i, _)| i + 1)
+        .find(|&i| doc[i..].starts_with(heading))
+        .unwrap_or_else(|| panic!("{API_MD} has no section {heading:?}"));
+    let end = doc[start + 3..]
+        .find("\n## ")
+        .map_or(doc.len(), |i| start + 3 + i);
+    &doc[start..end]
+}
+
+/// Every ```` ```graphql ```` block of `text`, joined.
+fn graphql_blocks(text: &str) -> String {
+    let mut sdl = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        match (inside, line.trim_end()) {
+            (false, "```graphql") => inside = true,
+            (true, "```") => inside = false,
+            (true, line) => {
+                sdl.push_str(line);
+                sdl.push('\n');
+            }
+            (false, _) => {}
+        }
+    }
+    assert!(!inside, "an unclosed ```graphql block in {API_MD}");
+    sdl
+}
+
+/// The SDL of the GraphQL section of `docs/API.md`.
+fn contract_sdl() -> String {
+    let doc = std::fs::read_to_string(API_MD).unwrap_or_else(|e| panic!("{API_MD}: {e}"));
+    graphql_blocks(section(&doc, "## 3. "))
+}
 
 #[derive(Debug, PartialEq)]
 struct Arg {
@@ -139,7 +178,7 @@ fn mismatches(contract: &BTreeMap<String, Kind>, served: &BTreeMap<String, Kind>
 
 #[test]
 fn the_served_schema_contains_every_type_field_and_argument_of_the_contract() {
-    let contract = index(&parse_schema(CONTRACT).expect("contract parses"));
+    let contract = index(&parse_schema(contract_sdl()).expect("contract parses"));
     let sdl = query_api::sdl();
     let served = index(&parse_schema(&sdl).expect("served SDL parses"));
     assert!(
@@ -158,4 +197,14 @@ fn the_comparison_notices_a_missing_field_and_a_changed_type() {
     let served =
         index(&parse_schema("type A { x: Int y(first: Int = 10): String }").expect("parses"));
     assert_eq!(mismatches(&contract, &served).len(), 2);
+}
+
+#[test]
+fn the_contract_is_read_from_the_graphql_blocks_of_its_own_section_only() {
+    let doc = "# T\n## 2. REST\n```graphql\ntype Rest { a: Int }\n```\n\
+               ## 3. Query\ntext\n```graphql\ntype A { x: Int }\n```\nmore\n\
+               ```graphql\ntype B { y: Int }\n```\n```json\n{}\n```\n\
+               ## 4. CLI\n```graphql\ntype Cli { c: Int }\n```\n";
+    let sdl = graphql_blocks(section(doc, "## 3. "));
+    assert_eq!(sdl, "type A { x: Int }\ntype B { y: Int }\n");
 }
