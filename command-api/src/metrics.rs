@@ -4,7 +4,7 @@
 
 use std::sync::Once;
 
-use metrics::{counter, describe_counter, describe_histogram, histogram};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 
 /// Requests by route and status, with latency.
 const REQUESTS: &str = "command_api_requests_total";
@@ -15,6 +15,11 @@ const PRECONDITION_FAILED: &str = "command_api_precondition_failed_total";
 /// Stream appends and version conflicts, counted where the handler meets them.
 const APPENDS: &str = "command_api_appends_total";
 const CONFLICTS: &str = "command_api_version_conflicts_total";
+/// Where command handlers found the state of a stream, refusals decided on memory that
+/// were read again before answering, and how many streams this process remembers.
+const STREAM_LOADS: &str = "command_api_stream_loads_total";
+const REFUSALS_RECHECKED: &str = "command_api_refusals_rechecked_total";
+const STREAMS_REMEMBERED: &str = "command_api_streams_remembered";
 
 /// The request metrics of an app state. The series are the process's: two states in
 /// one process count into the same ones.
@@ -35,8 +40,23 @@ impl Default for Metrics {
                 CONFLICTS,
                 "Version conflicts met (retried or answered 412)."
             );
+            describe_counter!(STREAM_LOADS, "Stream loads by where the state came from.");
+            describe_counter!(
+                REFUSALS_RECHECKED,
+                "Refusals decided on memory, read again before answering."
+            );
+            describe_gauge!(STREAMS_REMEMBERED, "Streams this process remembers.");
             // Shown at 0 from the start, as before anything happened.
-            for name in [SUCCEEDED, PRECONDITION_FAILED, APPENDS, CONFLICTS] {
+            for source in ["memory", "store", "assumed_new"] {
+                counter!(STREAM_LOADS, "source" => source).absolute(0);
+            }
+            for name in [
+                SUCCEEDED,
+                PRECONDITION_FAILED,
+                APPENDS,
+                CONFLICTS,
+                REFUSALS_RECHECKED,
+            ] {
                 counter!(name).absolute(0);
             }
         });
@@ -58,8 +78,10 @@ impl Metrics {
         }
     }
 
-    /// Prometheus text exposition of every series recorded in this process.
-    pub fn render(&self) -> String {
+    /// Prometheus text exposition of every series recorded in this process, with
+    /// `remembered` as the number of streams held in memory.
+    pub fn render(&self, remembered: usize) -> String {
+        gauge!(STREAMS_REMEMBERED).set(remembered as f64);
         infra::metrics::render()
     }
 }
@@ -72,4 +94,16 @@ pub fn appended(n: usize) {
 /// A version conflict was met (to be retried, or answered 412).
 pub fn conflict() {
     counter!(CONFLICTS).increment(1);
+}
+
+/// The counter of stream loads served from `source` (kept by the stream memory).
+pub fn stream_loads(source: &'static str) -> metrics::Counter {
+    infra::metrics::install();
+    counter!(STREAM_LOADS, "source" => source)
+}
+
+/// The counter of refusals decided on memory and read again before answering.
+pub fn refusals_rechecked() -> metrics::Counter {
+    infra::metrics::install();
+    counter!(REFUSALS_RECHECKED)
 }

@@ -14,12 +14,10 @@
 //! Entries are only made from what the store answered: a stream read as empty is not
 //! remembered (another process may create it at any time).
 
-use std::any::Any;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use domain::{Aggregate, DomainEvent};
 use infra::{AnyEventStore, AppendResult, EventStore, Position, StoreError};
+use std::any::Any;
+use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::command::{CommandMeta, CommandResult};
@@ -140,10 +138,11 @@ pub struct Streams {
     /// Entries of several aggregates' state types, told apart by their stream names.
     memory: moka::sync::Cache<String, Arc<dyn Any + Send + Sync>>,
     enabled: bool,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    assumed: AtomicU64,
-    refusals_rechecked: AtomicU64,
+    /// `command_api_stream_loads_total` by source, and refusals read again.
+    hits: metrics::Counter,
+    misses: metrics::Counter,
+    assumed: metrics::Counter,
+    refusals_rechecked: metrics::Counter,
 }
 
 impl Streams {
@@ -153,10 +152,10 @@ impl Streams {
             store,
             memory: moka::sync::Cache::new(capacity as u64),
             enabled: capacity > 0,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            assumed: AtomicU64::new(0),
-            refusals_rechecked: AtomicU64::new(0),
+            hits: crate::metrics::stream_loads("memory"),
+            misses: crate::metrics::stream_loads("store"),
+            assumed: crate::metrics::stream_loads("assumed_new"),
+            refusals_rechecked: crate::metrics::refusals_rechecked(),
         }
     }
 
@@ -165,23 +164,12 @@ impl Streams {
         &self.store
     }
 
-    /// Loads so far: served from memory, read from the store, streams taken to be new,
-    /// and refusals decided on memory that were read again before answering.
-    pub fn counters(&self) -> [u64; 4] {
-        [
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-            self.assumed.load(Ordering::Relaxed),
-            self.refusals_rechecked.load(Ordering::Relaxed),
-        ]
-    }
-
     /// The stream folded: from memory when this process knows it, else from the store.
     pub async fn load<A: Aggregate>(&self, stream: String) -> Result<Loaded<A::State>, StoreError> {
         if let Some(Some(loaded)) = self.remembered::<A::State>(&stream) {
             return Ok(loaded);
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.misses.increment(1);
         self.load_fresh::<A>(stream).await
     }
 
@@ -213,7 +201,7 @@ impl Streams {
         match self.remembered(&stream) {
             Some(known) => known,
             None => {
-                self.assumed.fetch_add(1, Ordering::Relaxed);
+                self.assumed.increment(1);
                 Some(Loaded {
                     stream,
                     state: A::initial(),
@@ -236,7 +224,7 @@ impl Streams {
         let Ok(entry) = entry.downcast::<Entry<S>>() else {
             return Some(None);
         };
-        self.hits.fetch_add(1, Ordering::Relaxed);
+        self.hits.increment(1);
         Some(Some(Loaded {
             stream: stream.to_owned(),
             state: entry.state.clone(),
@@ -249,7 +237,7 @@ impl Streams {
 
     /// Counts a refusal decided on memory, confirmed by reading again.
     pub fn refused_from_memory(&self) {
-        self.refusals_rechecked.fetch_add(1, Ordering::Relaxed);
+        self.refusals_rechecked.increment(1);
     }
 
     /// Remembers a stream after this process appended `events` to it as `loaded` was:

@@ -137,9 +137,14 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
 }
 
 /// Fresh, throwaway databases for tests: each call creates a new database on the server
-/// named by `TEST_DATABASE_URL` (default `postgres:///postgres`... any database of the
-/// local server) and returns its URL.
+/// named by `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+/// and returns its URL, and [`testing::TestDb`] drops it however the test ends. Every
+/// crate's test harness uses these, so the guard exists once.
 pub mod testing {
+    use std::future::Future;
+    use std::ops::Deref;
+    use std::sync::mpsc::Sender;
+
     use super::*;
 
     /// A database created for one test.
@@ -156,49 +161,152 @@ pub mod testing {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
     }
 
-    /// Creates an empty database with a unique name.
-    pub async fn fresh_database() -> Result<TestDatabase, DbError> {
+    async fn admin() -> Result<PgConnection, DbError> {
         let base = base_url();
-        let options = connect_options(&base)?;
-        let name = format!("il_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect_with(&options)
+        PgConnection::connect_with(&connect_options(&base)?)
             .await
             .map_err(|source| DbError::Connect {
                 url: redact(&base),
                 source,
-            })?;
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            })
+    }
+
+    /// Creates an empty database with a unique name.
+    pub async fn fresh_database() -> Result<TestDatabase, DbError> {
+        let db = TestDatabase::named(&format!("il_test_{}", uuid::Uuid::new_v4().simple()))?;
+        let mut admin = admin().await?;
+        sqlx::query(&format!("CREATE DATABASE \"{}\"", db.name))
             .execute(&mut admin)
             .await?;
         let _ = admin.close().await;
-        let url = match base.rfind('/') {
-            Some(i) if base[..i].contains("://") && i > base.find("://").unwrap_or(0) + 2 => {
-                let (head, tail) = base.split_at(i);
-                let query = tail.find('?').map(|q| &tail[q..]).unwrap_or("");
-                format!("{head}/{name}{query}")
-            }
-            _ => return Err(DbError::InvalidUrl(redact(&base))),
-        };
-        Ok(TestDatabase { url, name })
+        Ok(db)
+    }
+
+    /// Whether a database of that name exists on the test server.
+    pub async fn database_exists(name: &str) -> Result<bool, DbError> {
+        let mut admin = admin().await?;
+        let exists =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(name)
+                .fetch_one(&mut admin)
+                .await?;
+        let _ = admin.close().await;
+        Ok(exists)
     }
 
     impl TestDatabase {
-        /// Drops the database, disconnecting anyone still on it.
-        pub async fn drop_database(self) -> Result<(), DbError> {
+        /// A database of that name on the test server, created or not (a process under
+        /// test may create it itself).
+        pub fn named(name: &str) -> Result<TestDatabase, DbError> {
             let base = base_url();
-            let mut admin = PgConnection::connect_with(&connect_options(&base)?)
-                .await
-                .map_err(|source| DbError::Connect {
-                    url: redact(&base),
-                    source,
-                })?;
+            let url = match base.rfind('/') {
+                Some(i) if base[..i].contains("://") && i > base.find("://").unwrap_or(0) + 2 => {
+                    let (head, tail) = base.split_at(i);
+                    let query = tail.find('?').map(|q| &tail[q..]).unwrap_or("");
+                    format!("{head}/{name}{query}")
+                }
+                _ => return Err(DbError::InvalidUrl(redact(&base))),
+            };
+            Ok(TestDatabase {
+                url,
+                name: name.to_owned(),
+            })
+        }
+
+        /// Drops the database if it exists, disconnecting anyone still on it.
+        pub async fn drop_database(self) -> Result<(), DbError> {
+            let mut admin = admin().await?;
             sqlx::query(&format!(
                 "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
                 self.name
             ))
             .execute(&mut admin)
             .await?;
+            let _ = admin.close().await;
             Ok(())
         }
+    }
+
+    /// A test database that is dropped however the test ends: by
+    /// [`TestDb::drop_database`] on the normal path, and by `Drop` when a panic unwinds
+    /// past it first, so a failing test leaves no `il_test_*` database behind.
+    pub struct TestDb(Option<TestDatabase>);
+
+    impl TestDb {
+        /// Creates a fresh database and guards it.
+        ///
+        /// # Panics
+        /// When the test server cannot create one: there is no test without it.
+        pub async fn fresh() -> TestDb {
+            TestDb(Some(fresh_database().await.expect("test database")))
+        }
+
+        /// Guards a database that something else creates (a process under test).
+        pub fn guard(db: TestDatabase) -> TestDb {
+            TestDb(Some(db))
+        }
+
+        /// Drops the database now (the guard then has nothing left to do).
+        pub async fn drop_database(mut self) -> Result<(), DbError> {
+            match self.0.take() {
+                Some(db) => db.drop_database().await,
+                None => Ok(()),
+            }
+        }
+    }
+
+    impl Deref for TestDb {
+        type Target = TestDatabase;
+
+        fn deref(&self) -> &TestDatabase {
+            self.0.as_ref().expect("the database is still there")
+        }
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            let Some(db) = self.0.take() else {
+                return;
+            };
+            // `Drop` cannot await, and the test's own runtime may be the one unwinding:
+            // drop it from a short-lived thread with a runtime of its own, and wait.
+            let name = db.name.clone();
+            let dropped = std::thread::spawn(move || block_on(db.drop_database())).join();
+            if !matches!(dropped, Ok(Ok(Ok(())))) {
+                eprintln!("test database {name} could not be dropped: {dropped:?}");
+            }
+        }
+    }
+
+    fn block_on<F: Future>(f: F) -> std::io::Result<F::Output> {
+        Ok(tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(f))
+    }
+
+    /// Runs `body` the way `#[tokio::test]` runs a test (on a runtime of its own, here
+    /// on a thread so its panic can be watched); `body` sends the name of the database
+    /// its harness made and then panics. Asserts that it did panic and that the database
+    /// is gone afterwards: the harness's guard held.
+    ///
+    /// # Panics
+    /// When the body does not panic, sends no name, or the database survives.
+    pub fn assert_dropped_after_panic<F, Fut>(body: F)
+    where
+        F: FnOnce(Sender<String>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()>,
+    {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let test = std::thread::spawn(move || block_on(body(tx)));
+        assert!(
+            !matches!(test.join(), Ok(Ok(()))),
+            "the test body was meant to panic"
+        );
+        let name = rx.recv().expect("the harness made a database");
+        let exists = block_on(database_exists(&name))
+            .expect("runtime")
+            .expect("pg_database");
+        assert!(!exists, "{name} is still there after the panic");
     }
 }

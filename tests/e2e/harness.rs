@@ -5,6 +5,7 @@ use std::ops::Deref;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use infra::db::testing::{TestDatabase, TestDb, assert_dropped_after_panic};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -48,40 +49,21 @@ pub struct Server {
 /// the database when it goes, so a test that panics before its `drop_database` leaves no
 /// `il_e2e_*` database behind; it reads as the URL (`&url` is a `&str`).
 pub struct FreshDatabase {
-    url: String,
+    db: TestDb,
 }
 
 impl Deref for FreshDatabase {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.url
-    }
-}
-
-impl Drop for FreshDatabase {
-    fn drop(&mut self) {
-        // `Drop` cannot await, and the test's own runtime may be the one unwinding:
-        // drop it from a short-lived thread with a runtime of its own, and wait.
-        // `IF EXISTS`, so after the test's own `drop_database` this does nothing.
-        let url = std::mem::take(&mut self.url);
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map(|rt| rt.block_on(drop_database(&url)))
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("a test database could not be dropped: {dropped:?}");
-        }
+        &self.db.url
     }
 }
 
 pub fn fresh_database_url() -> FreshDatabase {
     let name = format!("il_e2e_{}", Uuid::new_v4().simple());
     FreshDatabase {
-        url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        db: TestDb::guard(TestDatabase::named(&name).expect("test database URL")),
     }
 }
 
@@ -229,16 +211,11 @@ impl Drop for Server {
 }
 
 pub async fn drop_database(url: &str) {
-    use sqlx::Connection;
     let Some(name) = url.rsplit('/').next() else {
         return;
     };
-    if let Ok(mut c) =
-        sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await
-    {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(&mut c)
-            .await;
+    if let Ok(db) = TestDatabase::named(name) {
+        let _ = db.drop_database().await;
     }
 }
 
@@ -280,46 +257,16 @@ pub fn private_fake() -> Option<(std::process::Child, String)> {
     Some((child, format!("esdb://127.0.0.1:{port}?tls=false")))
 }
 
-/// Whether a database of that name exists on the test server.
-async fn database_exists(name: &str) -> bool {
-    use sqlx::Connection;
-    let mut c = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
-        .await
-        .expect("connect to the test server");
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(name)
-        .fetch_one(&mut c)
-        .await
-        .expect("pg_database")
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f)
-}
-
-/// A test body that panics, run the way `#[tokio::test]` runs one (on a runtime of its
-/// own, here on a thread so the panic can be watched), leaves no database behind.
+/// A test body that panics leaves no database behind: the guard drops it.
 #[test]
 fn a_test_that_panics_leaves_no_database_behind() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let test = std::thread::spawn(move || {
-        block_on(async {
-            let url = fresh_database_url();
-            let _server = Server::start(&url, Store::Postgres);
-            let name = url.rsplit('/').next().expect("name").to_owned();
-            assert!(database_exists(&name).await, "serve made it");
-            tx.send(name.clone()).expect("send");
-            panic!("deliberate panic: the harness must still drop {name}");
-        })
+    assert_dropped_after_panic(|tx| async move {
+        let url = fresh_database_url();
+        let _server = Server::start(&url, Store::Postgres);
+        let name = url.rsplit('/').next().expect("name").to_owned();
+        let made = infra::db::testing::database_exists(&name).await;
+        assert!(made.expect("pg_database"), "the harness made {name}");
+        tx.send(name.clone()).expect("send");
+        panic!("deliberate panic: the harness must still drop {name}");
     });
-    assert!(test.join().is_err(), "the test body panicked");
-    let name = rx.recv().expect("serve made a database");
-    assert!(
-        !block_on(database_exists(&name)),
-        "{name} is still there after the panic"
-    );
 }

@@ -51,22 +51,7 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut text = state.metrics.render();
-    let [hits, misses, assumed, rechecked] = state.streams.counters();
-    text.push_str(&format!(
-        "# HELP command_api_stream_loads_total Stream loads by where the state came from.\n\
-         # TYPE command_api_stream_loads_total counter\n\
-         command_api_stream_loads_total{{source=\"memory\"}} {hits}\n\
-         command_api_stream_loads_total{{source=\"store\"}} {misses}\n\
-         command_api_stream_loads_total{{source=\"assumed_new\"}} {assumed}\n\
-         # HELP command_api_refusals_rechecked_total Refusals decided on memory, read again before answering.\n\
-         # TYPE command_api_refusals_rechecked_total counter\n\
-         command_api_refusals_rechecked_total {rechecked}\n\
-         # HELP command_api_streams_remembered Streams this process remembers.\n\
-         # TYPE command_api_streams_remembered gauge\n\
-         command_api_streams_remembered {}\n",
-        state.streams.len()
-    ));
+    let text = state.metrics.render(state.streams.len());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

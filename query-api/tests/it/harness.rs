@@ -1,12 +1,12 @@
 //! A query API over a fresh database with the real projector running.
 
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use infra::db::{self, DbError, PoolSettings, testing::TestDatabase};
+pub use infra::db::testing::TestDb;
+use infra::db::{self, PoolSettings, testing::assert_dropped_after_panic};
 use infra::postgres::PgEventStore;
 use infra::upcast::Upcasters;
 use infra::{AnyEventStore, Position};
@@ -26,56 +26,6 @@ pub struct TestApp {
     pub state: AppState,
     pub world: World,
     projector: CancellationToken,
-}
-
-/// A fresh test database that is dropped however the test ends: by
-/// [`TestDb::drop_database`] on the normal path, and by `Drop` when a panic unwinds
-/// past it first, so a failing test leaves no `il_test_*` database behind.
-pub struct TestDb(Option<TestDatabase>);
-
-impl TestDb {
-    pub async fn fresh() -> TestDb {
-        TestDb(Some(
-            db::testing::fresh_database().await.expect("test database"),
-        ))
-    }
-
-    /// Drops the database now (the guard then has nothing left to do).
-    pub async fn drop_database(mut self) -> Result<(), DbError> {
-        match self.0.take() {
-            Some(db) => db.drop_database().await,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Deref for TestDb {
-    type Target = TestDatabase;
-
-    fn deref(&self) -> &TestDatabase {
-        self.0.as_ref().expect("the database is still there")
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(db) = self.0.take() else {
-            return;
-        };
-        // `Drop` cannot await, and the test's own runtime may be the one unwinding:
-        // drop it from a short-lived thread with a runtime of its own, and wait.
-        let name = db.name.clone();
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map(|rt| rt.block_on(db.drop_database()))
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(Ok(())))) {
-            eprintln!("test database {name} could not be dropped: {dropped:?}");
-        }
-    }
 }
 
 /// Fresh database, event store, read models, projector and query context.
@@ -236,49 +186,17 @@ pub fn code(error: &Value) -> &str {
     error["extensions"]["code"].as_str().unwrap_or("<none>")
 }
 
-/// Whether a database of that name exists on the test server.
-pub async fn database_exists(name: &str) -> bool {
-    use sqlx::Connection;
-    let admin = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("connect to the test server");
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(name)
-        .fetch_one(&mut conn)
-        .await
-        .expect("pg_database")
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f)
-}
-
-/// A test body that panics, run the way `#[tokio::test]` runs one (on a runtime of its
-/// own, here on a thread so the panic can be watched), leaves no database behind.
+/// A test body that panics leaves no database behind: the harness's guard drops it.
 #[test]
 fn a_test_that_panics_leaves_no_database_behind() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let test = std::thread::spawn(move || {
-        block_on(async {
-            let mut app = spawn().await;
-            app.world.person("Ada", &[domain::Role::Candidate]).await;
-            app.settle().await;
-            let name = app.db.name.clone();
-            assert!(database_exists(&name).await, "the harness made it");
-            tx.send(name.clone()).expect("send");
-            panic!("deliberate panic: the harness must still drop {name}");
-        })
+    assert_dropped_after_panic(|tx| async move {
+        let mut app = spawn().await;
+        app.world.person("Ada", &[domain::Role::Candidate]).await;
+        app.settle().await;
+        let name = app.db.name.clone();
+        let made = infra::db::testing::database_exists(&name).await;
+        assert!(made.expect("pg_database"), "the harness made {name}");
+        tx.send(name.clone()).expect("send");
+        panic!("deliberate panic: the harness must still drop {name}");
     });
-    assert!(test.join().is_err(), "the test body panicked");
-    let name = rx.recv().expect("the harness made a database");
-    assert!(
-        !block_on(database_exists(&name)),
-        "{name} is still there after the panic"
-    );
 }
