@@ -2,7 +2,7 @@
 //! fail: refused by the domain, lost a version race, or the store failed.
 
 use chrono::{DateTime, Utc};
-use domain::DomainEvent;
+use domain::{DomainEvent, Tenant};
 use infra::{Metadata, NewEvent, StoreError};
 use serde::Serialize;
 use uuid::Uuid;
@@ -21,11 +21,44 @@ pub struct CommandResult {
     pub position: String,
 }
 
+/// Who issues a command, as the event metadata records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The verified token's subject, or the name of a system actor.
+    pub subject: String,
+    /// Its display name, when known.
+    pub name: Option<String>,
+    /// The person the actor is, when it maps to one.
+    pub person: Option<Uuid>,
+    /// The person a `service` actor acts for.
+    pub on_behalf_of: Option<Uuid>,
+    /// The tenant everything the command touches belongs to.
+    pub tenant: Tenant,
+}
+
+impl Actor {
+    /// A named actor of the system itself (repairs, recovery, the CLI) in `tenant`.
+    pub fn system(subject: &str, tenant: Tenant) -> Actor {
+        Actor {
+            subject: subject.to_owned(),
+            name: None,
+            person: None,
+            on_behalf_of: None,
+            tenant,
+        }
+    }
+
+    /// The person the command is by: the one acted for, else the actor's own.
+    pub fn acting_person(&self) -> Option<Uuid> {
+        self.on_behalf_of.or(self.person)
+    }
+}
+
 /// Who asks, under which key and expectation, and when.
 #[derive(Debug, Clone)]
 pub struct CommandMeta {
-    /// `X-Actor`, else `anonymous`.
-    pub actor: String,
+    /// Who asks, in which tenant.
+    pub actor: Actor,
     /// `X-Correlation-Id`, else new.
     pub correlation_id: Uuid,
     /// The command's own id: the causation id of its events.
@@ -41,9 +74,9 @@ pub struct CommandMeta {
 impl CommandMeta {
     /// The metadata of a command the system issues itself (repairs, recovery): no key,
     /// no expectation, a new id.
-    pub fn system(actor: &str) -> Self {
+    pub fn system(actor: Actor) -> Self {
         CommandMeta {
-            actor: actor.to_owned(),
+            actor,
             correlation_id: Uuid::now_v7(),
             command_id: Uuid::now_v7(),
             idempotency_key: None,
@@ -68,7 +101,11 @@ impl CommandMeta {
         Metadata {
             correlation_id: Some(self.correlation_id),
             causation_id: Some(self.command_id),
-            actor: self.actor.clone(),
+            actor: self.actor.subject.clone(),
+            actor_name: self.actor.name.clone(),
+            actor_person: self.actor.person,
+            on_behalf_of: self.actor.on_behalf_of,
+            tenant: Some(self.actor.tenant.as_str().to_owned()),
             occurred_at: self.now,
             schema_version: 1,
         }

@@ -6,8 +6,9 @@ use axum::http::request::Parts;
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::command::CommandMeta;
+use crate::command::{Actor, CommandMeta};
 use crate::error::ApiError;
+use domain::Tenant;
 
 /// Longest accepted idempotency key.
 pub const MAX_KEY_LEN: usize = 255;
@@ -64,7 +65,7 @@ pub fn parse(headers: &HeaderMap) -> Result<CommandMeta, ApiError> {
         }
     };
     Ok(CommandMeta {
-        actor,
+        actor: Actor::system(&actor, Tenant::default_tenant()),
         correlation_id,
         command_id: Uuid::now_v7(),
         idempotency_key,

@@ -27,9 +27,15 @@ pub trait Aggregate: Send + Sync + 'static {
     /// The events a command produces on `state`, or why it is refused.
     fn decide(state: &Self::State, command: Self::Command) -> Result<Vec<Self::Event>, Error>;
 
-    /// The stream of aggregate `id`: its events' prefix followed by the id.
+    /// The stream of aggregate `id` in the `default` tenant: its events' prefix
+    /// followed by the id.
     fn stream(id: Uuid) -> String {
         format!("{}{id}", <Self::Event as DomainEvent>::STREAM_PREFIX)
+    }
+
+    /// The stream of aggregate `id` in `tenant` (see [`crate::tenant`]).
+    fn stream_in(tenant: &crate::Tenant, id: Uuid) -> String {
+        tenant.stream(<Self::Event as DomainEvent>::STREAM_PREFIX, id)
     }
 }
 

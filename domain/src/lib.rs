@@ -21,6 +21,7 @@ pub mod interview;
 pub mod person;
 pub mod role;
 pub mod schedule;
+pub mod tenant;
 pub mod time_range;
 
 mod macros;
@@ -35,4 +36,5 @@ pub use aggregate::{Aggregate, InterviewAggregate, PersonAggregate, ScheduleAggr
 pub use error::{Conflict, DecodeError, Error, FieldError, Rule};
 pub use event::DomainEvent;
 pub use role::Role;
+pub use tenant::{DEFAULT_TENANT, Tenant};
 pub use time_range::{TimeRange, TimeRangeError};

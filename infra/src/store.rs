@@ -121,8 +121,22 @@ pub struct Metadata {
     /// The command (or event) that caused this event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<Uuid>,
-    /// Who issued the command.
+    /// Who issued the command: the verified token's subject (before tokens: the
+    /// self-declared `X-Actor`, else `anonymous`).
     pub actor: String,
+    /// The actor's display name, when the token carries one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+    /// The person the actor's token maps to, when it maps to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_person: Option<Uuid>,
+    /// The person a `service` actor acted for (`X-On-Behalf-Of`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<Uuid>,
+    /// The tenant the command was issued in (the stream name says it too; events from
+    /// before tenants have none and are the `default` tenant's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// When the command was decided.
     pub occurred_at: DateTime<Utc>,
     /// The shape version of the event's data.
@@ -136,6 +150,10 @@ impl Metadata {
             correlation_id: None,
             causation_id: None,
             actor: "anonymous".into(),
+            actor_name: None,
+            actor_person: None,
+            on_behalf_of: None,
+            tenant: None,
             occurred_at: Utc::now(),
             schema_version: 1,
         }

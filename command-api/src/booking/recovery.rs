@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use domain::interview::InterviewStatus;
 use domain::schedule::ScheduleCommand;
-use domain::{Aggregate, InterviewAggregate, ScheduleAggregate};
+use domain::{Aggregate, InterviewAggregate, ScheduleAggregate, Tenant};
 use infra::{AnyEventStore, StoreError};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::command::{CommandError, CommandMeta};
+use crate::command::{Actor, CommandError, CommandMeta};
 use crate::pipeline::{self, Expect};
 use crate::streams::{self, Streams};
 
@@ -76,7 +76,7 @@ async fn reconcile(
         InterviewAggregate::stream(interview_id),
     )
     .await?;
-    let meta = CommandMeta::system("recovery");
+    let meta = CommandMeta::system(Actor::system("recovery", Tenant::default_tenant()));
     for person in people {
         let wanted = match &interview.state {
             Some(iv) if iv.status == InterviewStatus::Scheduled && iv.is_participant(*person) => {

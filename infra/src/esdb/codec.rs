@@ -112,6 +112,10 @@ fn metadata(custom: &[u8], created: DateTime<Utc>) -> Metadata {
         correlation_id: None,
         causation_id: None,
         actor: UNKNOWN_ACTOR.into(),
+        actor_name: None,
+        actor_person: None,
+        on_behalf_of: None,
+        tenant: None,
         occurred_at: created,
         schema_version: 1,
     };
@@ -136,6 +140,10 @@ fn metadata(custom: &[u8], created: DateTime<Utc>) -> Metadata {
             .get("actor")
             .and_then(Value::as_str)
             .map_or(defaults.actor, str::to_owned),
+        actor_name: None,
+        actor_person: None,
+        on_behalf_of: None,
+        tenant: None,
         occurred_at: map
             .get("occurredAt")
             .and_then(Value::as_str)

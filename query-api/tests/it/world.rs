@@ -69,6 +69,7 @@ impl World {
                     actor: "tester".into(),
                     occurred_at: self.clock,
                     schema_version: e.schema_version(),
+                    ..Metadata::anonymous()
                 },
             })
             .collect();
