@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use domain::{DomainEvent, Tenant};
+
+use crate::auth::Scope;
 use infra::{Metadata, NewEvent, StoreError};
 use serde::Serialize;
 use uuid::Uuid;
@@ -59,6 +61,9 @@ impl Actor {
 pub struct CommandMeta {
     /// Who asks, in which tenant.
     pub actor: Actor,
+    /// How far the caller's grant on this command reaches (handlers check `Own` and
+    /// `Panel` against the target).
+    pub scope: Scope,
     /// `X-Correlation-Id`, else new.
     pub correlation_id: Uuid,
     /// The command's own id: the causation id of its events.
@@ -77,6 +82,7 @@ impl CommandMeta {
     pub fn system(actor: Actor) -> Self {
         CommandMeta {
             actor,
+            scope: Scope::Any,
             correlation_id: Uuid::now_v7(),
             command_id: Uuid::now_v7(),
             idempotency_key: None,

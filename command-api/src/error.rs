@@ -9,6 +9,9 @@ use uuid::Uuid;
 
 use crate::command::{self, CommandError};
 
+/// The realm of the `WWW-Authenticate` challenge.
+pub const REALM: &str = "interview-ledger";
+
 /// The base of every problem `type`.
 pub const PROBLEM_BASE: &str = "https://interview-ledger.dev/problems/";
 
@@ -18,6 +21,19 @@ pub enum ApiError {
     /// 400: the body is not JSON, or not the expected shape.
     #[error("{0}")]
     Malformed(String),
+    /// 401: no valid bearer token (RFC 6750).
+    #[error("{description}")]
+    Unauthorized {
+        /// The RFC 6750 `error` code (`invalid_request`, `invalid_token`).
+        code: &'static str,
+        /// What is wrong, safe to show.
+        description: &'static str,
+        /// No credentials were sent at all (the challenge then names no error).
+        missing: bool,
+    },
+    /// 403: the caller's roles do not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: the target does not exist.
     #[error("{entity} {id} not found")]
     NotFound {
@@ -86,6 +102,8 @@ impl ApiError {
     pub fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Malformed(_) | ApiError::BadHeader(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::BookingConflict(_) | ApiError::AlreadyExists { .. } => StatusCode::CONFLICT,
             ApiError::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
@@ -103,6 +121,8 @@ impl ApiError {
     pub fn kind(&self) -> &'static str {
         match self {
             ApiError::Malformed(_) | ApiError::BadHeader(_) => "malformed-request",
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound { .. } | ApiError::NoRoute(_) => "not-found",
             ApiError::BookingConflict(_) => "booking-conflict",
             ApiError::AlreadyExists { .. } => "already-exists",
@@ -120,6 +140,8 @@ impl ApiError {
     fn title(&self) -> &'static str {
         match self {
             ApiError::Malformed(_) | ApiError::BadHeader(_) => "Malformed request",
+            ApiError::Unauthorized { .. } => "Unauthorized",
+            ApiError::Forbidden(_) => "Forbidden",
             ApiError::NotFound { .. } | ApiError::NoRoute(_) => "Not found",
             ApiError::BookingConflict(_) => "Booking conflict",
             ApiError::AlreadyExists { .. } => "Already exists",
@@ -245,6 +267,24 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let ApiError::Unauthorized {
+            code,
+            description,
+            missing,
+        } = &self
+        {
+            // RFC 6750 §3: no error code when the request carried no credentials.
+            let challenge = if *missing {
+                format!("Bearer realm=\"{REALM}\"")
+            } else {
+                format!(
+                    "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{description}\""
+                )
+            };
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
         if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = &self {
             // Logged once by the tracing middleware, which sees this extension.
             response.extensions_mut().insert(LoggedCause(cause.clone()));

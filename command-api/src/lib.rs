@@ -1,6 +1,7 @@
 //! The command side over REST: every command of API.md §2, problem+json errors,
 //! idempotency keys, `If-Match`, metadata headers, health, metrics and OpenAPI.
 
+pub mod auth;
 pub mod body;
 pub mod booking;
 pub mod command;

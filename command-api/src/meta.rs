@@ -1,4 +1,5 @@
-//! Command headers: `X-Actor`, `X-Correlation-Id`, `Idempotency-Key`, `If-Match`.
+//! Command headers (`X-Correlation-Id`, `Idempotency-Key`, `If-Match`) and the verified
+//! caller, as one [`CommandMeta`].
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
@@ -23,19 +24,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Api
     }
 }
 
-/// Parses the command headers.
-pub fn parse(headers: &HeaderMap) -> Result<CommandMeta, ApiError> {
-    let actor = match header(headers, "x-actor")? {
-        Some(a) if !a.is_empty() => {
-            if a.chars().count() > 200 {
-                return Err(ApiError::BadHeader(
-                    "X-Actor is limited to 200 characters".into(),
-                ));
-            }
-            a.to_owned()
-        }
-        _ => "anonymous".to_owned(),
-    };
+/// Parses the command headers of `caller`'s request. `X-Actor` is not read: the actor
+/// is the verified caller. The idempotency key is kept per tenant and subject, so two
+/// callers' keys never meet (nor the event ids derived from them).
+pub fn parse(headers: &HeaderMap, caller: &Caller) -> Result<CommandMeta, ApiError> {
     let correlation_id = match header(headers, "x-correlation-id")? {
         Some(c) if !c.is_empty() => Uuid::parse_str(c)
             .map_err(|_| ApiError::BadHeader("X-Correlation-Id must be a UUID".into()))?,
@@ -53,7 +45,10 @@ pub fn parse(headers: &HeaderMap) -> Result<CommandMeta, ApiError> {
                 "Idempotency-Key is limited to {MAX_KEY_LEN} characters"
             )));
         }
-        Some(k) => Some(k.to_owned()),
+        Some(k) => Some(format!(
+            "{}\u{1f}{}\u{1f}{k}",
+            caller.tenant, caller.principal.subject
+        )),
     };
     let if_match = match header(headers, "if-match")? {
         None => None,
@@ -65,7 +60,8 @@ pub fn parse(headers: &HeaderMap) -> Result<CommandMeta, ApiError> {
         }
     };
     Ok(CommandMeta {
-        actor: Actor::system(&actor, Tenant::default_tenant()),
+        actor: caller.actor(),
+        scope: caller.scope,
         correlation_id,
         command_id: Uuid::now_v7(),
         idempotency_key,
@@ -81,6 +77,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parse(&parts.headers).map(Meta)
+        // Every command route is behind `auth::authenticate`; a handler without its
+        // caller is a wiring bug, answered like a missing token rather than run.
+        let Some(caller) = parts.extensions.get::<Caller>() else {
+            return Err(ApiError::Unauthorized {
+                code: "invalid_request",
+                description: "a bearer token is required",
+                missing: true,
+            });
+        };
+        parse(&parts.headers, caller).map(Meta)
     }
 }

@@ -181,7 +181,7 @@ pub async fn execute<A: Aggregate>(
     expect: Expect,
     command: A::Command,
 ) -> Result<CommandResult, CommandError> {
-    let stream = A::stream(id);
+    let stream = A::stream_in(&meta.actor.tenant, id);
     retrying(
         || format!("{} {id} is", A::ENTITY),
         |fresh| {

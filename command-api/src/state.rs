@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use infra::AnyEventStore;
+use infra::auth::Verifier;
 use sqlx::PgPool;
 
 use crate::command::{CommandMeta, CommandResult};
@@ -24,11 +25,13 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// The event store with the streams this process has folded.
     pub streams: Arc<streams::Streams>,
+    /// Verifies the bearer token of every request.
+    pub verifier: Verifier,
 }
 
 impl AppState {
-    /// State over a store and a pool.
-    pub fn new(store: AnyEventStore, pool: PgPool) -> Self {
+    /// State over a store and a pool, verifying tokens with `verifier`.
+    pub fn new(store: AnyEventStore, pool: PgPool, verifier: Verifier) -> Self {
         let streams = Arc::new(streams::Streams::new(
             store.clone(),
             streams::DEFAULT_CAPACITY,
@@ -38,6 +41,7 @@ impl AppState {
             pool,
             metrics: Arc::new(metrics::Metrics::default()),
             streams,
+            verifier,
         }
     }
 

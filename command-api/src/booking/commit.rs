@@ -45,16 +45,18 @@ pub async fn commit_steps(
     let people: Vec<Uuid> = steps
         .iter()
         .filter_map(|s| {
-            s.append
-                .stream_id
-                .strip_prefix(domain::schedule::ScheduleEvent::STREAM_PREFIX)
+            domain::tenant::parse_stream(
+                domain::schedule::ScheduleEvent::STREAM_PREFIX,
+                &s.append.stream_id,
+            )?
+            .ok()
         })
-        .filter_map(|id| Uuid::parse_str(id).ok())
+        .map(|(_, person)| person)
         .collect();
     let intent = if people.is_empty() {
         None
     } else {
-        Some(recovery::begin(intents, interview_id, &people).await?)
+        Some(recovery::begin(intents, &meta.actor.tenant, interview_id, &people).await?)
     };
     let mut done: Vec<(AppendResult, &Step)> = Vec::new();
     let mut failure = None;

@@ -14,7 +14,9 @@ pub mod recovery;
 
 use domain::interview::{Interview, InterviewCommand, ParticipantFacts};
 use domain::schedule::ScheduleCommand;
-use domain::{Aggregate, Conflict, InterviewAggregate, PersonAggregate, ScheduleAggregate};
+use domain::{
+    Aggregate, Conflict, InterviewAggregate, PersonAggregate, ScheduleAggregate, Tenant,
+};
 use futures::future::try_join_all;
 use infra::{EventStore, ExpectedVersion, StoreError, StreamAppend};
 use sqlx::PgPool;
@@ -95,7 +97,7 @@ impl Booking<'_> {
             || format!("interview {id} or its participants' schedules are"),
             |fresh| async move {
                 let (facts, checks, mut remembered) =
-                    participant_facts(self.streams, participants, fresh).await?;
+                    participant_facts(self.streams, &self.meta.actor.tenant, participants, fresh).await?;
                 self.attempt(
                     id,
                     expect,
@@ -126,7 +128,7 @@ impl Booking<'_> {
         plan: Plan,
     ) -> Result<Attempt<CommandResult>, CommandError> {
         let (streams, meta) = (self.streams, self.meta);
-        let own = InterviewAggregate::stream(id);
+        let own = InterviewAggregate::stream_in(&meta.actor.tenant, id);
         let loaded =
             pipeline::load_target::<InterviewAggregate>(streams, meta, &own, expect, fresh).await?;
         if let Some(done) = pipeline::precheck(&loaded, meta, "interview", id)? {
@@ -155,7 +157,7 @@ impl Booking<'_> {
         let schedules = try_join_all(
             changes
                 .iter()
-                .map(|(person, ..)| load_schedule(streams, *person, fresh)),
+                .map(|(person, ..)| load_schedule(streams, &meta.actor.tenant, *person, fresh)),
         )
         .await?;
         remembered.extend(
@@ -265,10 +267,11 @@ fn names(streams: &[String]) -> Vec<&str> {
 /// not know it; from the store when `fresh`.
 async fn load_schedule(
     streams: &Streams,
+    tenant: &Tenant,
     person: Uuid,
     fresh: bool,
 ) -> Result<Loaded<domain::schedule::Schedule>, StoreError> {
-    let stream = ScheduleAggregate::stream(person);
+    let stream = ScheduleAggregate::stream_in(tenant, person);
     if fresh {
         return streams.load_fresh::<ScheduleAggregate>(stream).await;
     }
@@ -285,12 +288,13 @@ async fn load_schedule(
 /// the store each time.
 async fn participant_facts(
     streams: &Streams,
+    tenant: &Tenant,
     ids: &[Uuid],
     fresh: bool,
 ) -> Result<(Vec<ParticipantFacts>, Vec<StreamAppend>, Vec<String>), StoreError> {
     let checked = streams.store().supports_multi_stream();
     let people = try_join_all(ids.iter().map(|id| async move {
-        let stream = PersonAggregate::stream(*id);
+        let stream = PersonAggregate::stream_in(tenant, *id);
         if checked && !fresh {
             streams.load::<PersonAggregate>(stream).await
         } else if checked {

@@ -17,11 +17,19 @@ use crate::pipeline::{self, Expect};
 use crate::streams::{self, Streams};
 
 /// Records that a command is about to book several schedules for `interview_id`.
-pub async fn begin(pool: &PgPool, interview_id: Uuid, people: &[Uuid]) -> Result<Uuid, StoreError> {
+pub async fn begin(
+    pool: &PgPool,
+    tenant: &Tenant,
+    interview_id: Uuid,
+    people: &[Uuid],
+) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
-    sqlx::query("INSERT INTO booking_intents (id, interview_id, person_ids) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(interview_id)
+    sqlx::query(
+        "INSERT INTO booking_intents (id, tenant, interview_id, person_ids) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(tenant.as_str())
+    .bind(interview_id)
         .bind(people)
         .execute(pool)
         .await
@@ -46,8 +54,8 @@ pub async fn reconcile_once(
     pool: &PgPool,
     grace: Duration,
 ) -> Result<usize, CommandError> {
-    let rows: Vec<(Uuid, Uuid, Vec<Uuid>)> = sqlx::query_as(
-        "SELECT id, interview_id, person_ids FROM booking_intents
+    let rows: Vec<(Uuid, String, Uuid, Vec<Uuid>)> = sqlx::query_as(
+        "SELECT id, tenant, interview_id, person_ids FROM booking_intents
          WHERE created_at <= now() - make_interval(secs => $1) ORDER BY created_at LIMIT 100",
     )
     .bind(grace.as_secs_f64())
@@ -57,8 +65,12 @@ pub async fn reconcile_once(
     // Repairs act on what the store says, never on a memory.
     let streams = Streams::new(store.clone(), 0);
     let mut settled = 0;
-    for (intent, interview_id, people) in rows {
-        reconcile(&streams, interview_id, &people).await?;
+    for (intent, tenant, interview_id, people) in rows {
+        let Ok(tenant) = Tenant::parse(&tenant) else {
+            tracing::error!(%intent, "a booking intent names no valid tenant; left for an operator");
+            continue;
+        };
+        reconcile(&streams, &tenant, interview_id, &people).await?;
         end(pool, intent).await;
         settled += 1;
     }
@@ -68,15 +80,16 @@ pub async fn reconcile_once(
 /// Makes each person's booking for the interview match the interview's stream.
 async fn reconcile(
     streams: &Streams,
+    tenant: &Tenant,
     interview_id: Uuid,
     people: &[Uuid],
 ) -> Result<(), CommandError> {
     let interview = streams::read::<InterviewAggregate>(
         streams.store(),
-        InterviewAggregate::stream(interview_id),
+        InterviewAggregate::stream_in(tenant, interview_id),
     )
     .await?;
-    let meta = CommandMeta::system(Actor::system("recovery", Tenant::default_tenant()));
+    let meta = CommandMeta::system(Actor::system("recovery", tenant.clone()));
     for person in people {
         let wanted = match &interview.state {
             Some(iv) if iv.status == InterviewStatus::Scheduled && iv.is_participant(*person) => {

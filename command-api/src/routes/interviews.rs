@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use chrono::{DateTime, Utc};
-use domain::InterviewAggregate;
+use domain::{Aggregate, InterviewAggregate};
 use domain::interview::{
     CompetencyScore, DecisionOutcome, InterviewCommand, InterviewKind, ParticipantFacts,
     TranscriptSegment,
@@ -15,12 +15,15 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::path_id;
+use crate::auth::{self, Scope};
 use crate::body::ApiJson;
 use crate::booking::Plan;
 use crate::command::{CommandMeta, CommandResult};
 use crate::meta::Meta;
 use crate::pipeline::{self, Expect};
+use crate::error::ApiError;
 use crate::state::AppState;
+use crate::streams::Streams;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -263,6 +266,41 @@ async fn with_bookings(
     .await
 }
 
+/// The checks of a grant narrower than `Any` that need the target: an interviewer acts
+/// only on interviews whose panel it sits on, and submits feedback only as itself; a
+/// recruiter decides only as itself. An interview that does not exist is left to the
+/// command, which answers 404 as for anyone.
+async fn authorize(
+    streams: &Streams,
+    meta: &CommandMeta,
+    id: Uuid,
+    command: &InterviewCommand,
+) -> Result<(), ApiError> {
+    match (meta.scope, command) {
+        (Scope::Any, _) => Ok(()),
+        (Scope::Own, InterviewCommand::SubmitFeedback { interviewer_id, .. }) => {
+            auth::require_own(meta, *interviewer_id, "feedback")
+        }
+        (Scope::Own, InterviewCommand::MakeDecision { decided_by, .. }) => {
+            auth::require_own(meta, *decided_by, "a decision")
+        }
+        (Scope::Panel, _) => {
+            let stream = InterviewAggregate::stream_in(&meta.actor.tenant, id);
+            let loaded = streams.load::<InterviewAggregate>(stream).await?;
+            match (&loaded.state, meta.actor.acting_person()) {
+                (None, _) => Ok(()),
+                (Some(iv), Some(person)) if iv.interviewer_ids.contains(&person) => Ok(()),
+                (Some(_), _) => Err(ApiError::Forbidden(
+                    "only the interview's panel may do this".into(),
+                )),
+            }
+        }
+        (Scope::Own, _) => Err(ApiError::Forbidden(
+            "your roles do not allow this command".into(),
+        )),
+    }
+}
+
 macro_rules! single_command {
     ($(#[$doc:meta])* $name:ident, $path:literal, $body:ty, |$b:ident, $meta:ident| $cmd:expr) => {
         $(#[$doc])*
@@ -276,6 +314,7 @@ macro_rules! single_command {
                 let id = path_id(&raw_id, "interview")?;
                 let $b = body.value;
                 let command: InterviewCommand = $cmd;
+                authorize(&streams, &$meta, id, &command).await?;
                 Ok(pipeline::execute::<InterviewAggregate>(&streams, &$meta, id, Expect::Existing, command).await?)
             })
             .await

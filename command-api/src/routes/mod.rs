@@ -34,6 +34,10 @@ pub fn router(state: AppState) -> Router {
             get(|| async { Json(crate::openapi::document()) }),
         )
         .fallback(|uri: axum::http::Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         // Bodies are read by `ApiJson` with its own 1 MiB limit and 413 problem.
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -8,11 +8,12 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use domain::person::{Person, PersonCommand};
 use domain::schedule::ScheduleCommand;
-use domain::{Aggregate, PersonAggregate, Role, ScheduleAggregate};
+use domain::{Aggregate, PersonAggregate, Role, ScheduleAggregate, Tenant};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::path_id;
+use crate::auth;
 use crate::body::ApiJson;
 use crate::command::CommandResult;
 use crate::error::ApiError;
@@ -148,7 +149,8 @@ pub async fn change_availability(
     let route = format!("/people/{raw_id}/availability");
     app.respond(meta, &route, &body.raw, StatusCode::OK, |meta| async move {
         let id = path_id(&raw_id, "person")?;
-        require_person(&streams, id).await?;
+        require_person(&streams, &meta.actor.tenant, id).await?;
+        auth::require_own(&meta, id, "availability changes")?;
         let b = body.value;
         let cmd = ScheduleCommand::ChangeAvailability {
             add: b.add.iter().map(|w| (w.start, w.end)).collect(),
@@ -160,9 +162,13 @@ pub async fn change_availability(
 }
 
 /// Loads a person; 404 when missing.
-pub(crate) async fn require_person(streams: &Streams, id: Uuid) -> Result<Person, ApiError> {
+pub(crate) async fn require_person(
+    streams: &Streams,
+    tenant: &Tenant,
+    id: Uuid,
+) -> Result<Person, ApiError> {
     // A person, once registered, stays: a remembered one need not be read again.
-    let stream = PersonAggregate::stream(id);
+    let stream = PersonAggregate::stream_in(tenant, id);
     let mut loaded = streams.load::<PersonAggregate>(stream.clone()).await?;
     if loaded.state.is_none() && loaded.from_memory {
         // Not found is only answered from what the store says.
