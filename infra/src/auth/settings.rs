@@ -244,10 +244,10 @@ impl AuthSettings {
         if self.jwks_timeout.is_zero() {
             return Err(invalid("AUTH_JWKS_TIMEOUT_SECS", "must be positive"));
         }
-        if let Some(secret) = &self.hs256_secret {
-            if secret.expose_secret().len() < MIN_SECRET_LEN {
-                return Err(invalid("AUTH_HS256_SECRET", "must be at least 32 bytes"));
-            }
+        if let Some(secret) = &self.hs256_secret
+            && secret.expose_secret().len() < MIN_SECRET_LEN
+        {
+            return Err(invalid("AUTH_HS256_SECRET", "must be at least 32 bytes"));
         }
         if let Some(url) = &self.jwks_url {
             let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]

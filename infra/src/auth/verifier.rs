@@ -171,10 +171,10 @@ impl Inner {
                 .ok_or(AuthError::UnknownKey);
         }
         let names = &self.claims;
-        if alg.family() == AlgorithmFamily::Hmac {
-            if let Some(shared) = &self.shared {
-                return Ok((shared.clone(), names));
-            }
+        if alg.family() == AlgorithmFamily::Hmac
+            && let Some(shared) = &self.shared
+        {
+            return Ok((shared.clone(), names));
         }
         let Some(kid) = kid else {
             let mut unnamed = self.file.unnamed.clone();
