@@ -109,7 +109,8 @@ impl RemoteJwks {
         })
     }
 
-    fn current(&self) -> Arc<KeySet> {
+    /// The keys of the last successful fetch.
+    pub fn current(&self) -> Arc<KeySet> {
         self.keys
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -124,11 +125,6 @@ impl RemoteJwks {
             .by_kid
             .get(kid)
             .cloned()
-    }
-
-    /// The keys without a `kid`.
-    pub fn unnamed(&self) -> Vec<Arc<KeyEntry>> {
-        self.current().unnamed.clone()
     }
 
     /// Whether any fetch has succeeded.

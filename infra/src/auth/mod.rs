@@ -14,6 +14,8 @@
 //! # let _ = principal; Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod builtin;
 mod error;
 mod jwks;

@@ -177,15 +177,18 @@ impl Inner {
             return Ok((shared.clone(), names));
         }
         let Some(kid) = kid else {
-            let mut unnamed = self.file.unnamed.clone();
-            if let Some(remote) = &self.remote {
-                unnamed.extend(remote.unnamed());
-            }
-            let fitting = unnamed
+            // No kid: a key without one (a PEM key), preferring one that allows `alg`;
+            // a misfit is then refused as an algorithm mismatch.
+            let remote = self.remote.as_ref().map(|r| r.current());
+            let mut candidates = self
+                .file
+                .unnamed
                 .iter()
+                .chain(remote.iter().flat_map(|set| set.unnamed.iter()));
+            let first = candidates.clone().next();
+            return candidates
                 .find(|e| e.validation.algorithms.contains(&alg))
-                .or(unnamed.first());
-            return fitting
+                .or(first)
                 .map(|e| (e.clone(), names))
                 .ok_or(AuthError::UnknownKey);
         };
@@ -325,5 +328,36 @@ impl Verifier {
     /// The built-in key, to mint tokens with.
     pub fn builtin(&self) -> &BuiltinKey {
         &self.inner.builtin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verifier_can_be_shared_between_tasks() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<Verifier>();
+    }
+
+    #[test]
+    fn the_header_is_read_without_trusting_it() {
+        let header = |json: &str| format!("{}.e30.sig", URL_SAFE_NO_PAD.encode(json));
+        assert_eq!(
+            peek_header(&header(r#"{"alg":"RS256","kid":"k\u0031"}"#)),
+            Ok((Algorithm::RS256, Some("k1".to_owned())))
+        );
+        for (json, expected) in [
+            (r#"{"alg":"none"}"#, AuthError::UnsupportedAlgorithm),
+            (r#"{"alg":"NONE"}"#, AuthError::UnsupportedAlgorithm),
+            (r#"{"kid":"k"}"#, AuthError::Malformed),
+            (r#"{"alg":"HS256","kid":7}"#, AuthError::Malformed),
+            ("not json", AuthError::Malformed),
+        ] {
+            assert_eq!(peek_header(&header(json)), Err(expected), "{json}");
+        }
+        assert_eq!(peek_header("a.b"), Err(AuthError::Malformed));
+        assert_eq!(peek_header("a.b.c.d"), Err(AuthError::Malformed));
     }
 }

@@ -671,3 +671,32 @@ async fn verifying_a_built_in_token_is_cheap() {
     assert!(each < Duration::from_millis(2), "{each:?} per verification");
     db.drop_database().await.expect("drop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jwks_is_refetched_in_the_background_until_the_verifier_is_dropped() {
+    let (db, pool) = database().await;
+    let server = JwksServer::start(&["rsa-1"]).await;
+    let settings = external(|s| {
+        s.jwks_url = Some(server.url.clone());
+        s.jwks_refresh = Duration::from_millis(50);
+    });
+    let verifier = Verifier::new(settings, pool).await.expect("verifier");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.hits() < 3 {
+        assert!(Instant::now() < deadline, "no background refresh");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(verifier);
+    // Let a refresh already under way finish, then nothing more may come.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after_drop = server.hits();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    assert_eq!(
+        server.hits(),
+        after_drop,
+        "the refresher outlived its verifier"
+    );
+    db.drop_database().await.expect("drop");
+}
