@@ -3,6 +3,7 @@
 //! projector's notifications to the query side.
 
 pub mod any;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod esdb;

@@ -2,6 +2,7 @@
 //! EventStoreDB whenever `EVENTSTORE_URL` names one (in CI it must), and the guarantees
 //! specific to each adapter.
 
+mod auth;
 mod contract;
 mod esdb;
 mod esdb_outages;
