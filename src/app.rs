@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use infra::config::{EventStoreConfig, check_database_url, parse_addr};
+use infra::auth::{AuthSettings, BuiltinKey, Role, TokenRequest, Verifier};
 use infra::db::{self, PoolSettings};
 use infra::{AnyEventStore, EventStore};
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Addrs, Global};
+use crate::cli::{Addrs, Global, TokenArgs};
 
 /// Which parts a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +79,9 @@ impl Env {
             .await
             .context("DATABASE_URL")?;
         if prepare {
+            infra::auth::migrate(&pool)
+                .await
+                .context("failed to migrate the signing keys' table")?;
             command_api::MIGRATOR
                 .run(&pool)
                 .await
@@ -105,6 +109,20 @@ impl Env {
         };
         Ok(Env { pool, store })
     }
+
+    /// The token verifier: the built-in key (made on first start, kept in the database)
+    /// and whatever `AUTH_*` configures.
+    pub async fn verifier(&self) -> anyhow::Result<Verifier> {
+        let settings = AuthSettings::from_env().context("AUTH_* settings")?;
+        Verifier::new(settings, self.pool.clone())
+            .await
+            .context("cannot set up token verification")
+    }
+
+    /// A token of the built-in key for a tool of this binary (see [`system_token`]).
+    pub async fn system_token(&self, tenant: &str, subject: &str) -> anyhow::Result<String> {
+        system_token(&self.pool, tenant, subject).await
+    }
 }
 
 async fn bind_check(variable: &'static str, value: &str) -> anyhow::Result<SocketAddr> {
@@ -121,7 +139,8 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
     let mut tasks: JoinSet<anyhow::Result<&'static str>> = JoinSet::new();
 
     if parts.command_api {
-        let state = command_api::AppState::new(env.store.clone(), env.pool.clone());
+        let state =
+            command_api::AppState::new(env.store.clone(), env.pool.clone(), env.verifier().await?);
         let settings = command_api::Settings {
             addr: command_addr,
             request_timeout: Duration::from_secs(30),
@@ -343,5 +362,60 @@ pub async fn projections_rebuild(global: &Global, name: Option<String>) -> anyho
             .map(|p| p.to_string())
             .unwrap_or_else(|| "the start".into())
     );
+    Ok(())
+}
+
+/// A token of the built-in key for a tool of this binary (`seed`, `bench`): `admin` of
+/// `tenant`, subject `subject`, valid for a day. Creates the key's table and the key when
+/// this database has none yet.
+pub async fn system_token(pool: &PgPool, tenant: &str, subject: &str) -> anyhow::Result<String> {
+    infra::auth::migrate(pool)
+        .await
+        .context("failed to migrate the signing keys' table")?;
+    let key = BuiltinKey::load_or_create(pool)
+        .await
+        .context("the built-in signing key")?;
+    Ok(key.mint(&TokenRequest {
+        tenant: tenant.to_owned(),
+        roles: vec![Role::Admin],
+        subject: subject.to_owned(),
+        person: None,
+        name: None,
+        ttl: Duration::from_secs(24 * 3600),
+    })?)
+}
+
+/// `token`: a token of the built-in key of `DATABASE_URL` (the database and the key are
+/// made when missing, as `serve` would), printed alone on stdout.
+pub async fn print_token(global: &Global, args: &TokenArgs) -> anyhow::Result<()> {
+    check_database_url("DATABASE_URL", &global.database_url)?;
+    db::create_database_if_missing(&global.database_url)
+        .await
+        .context("DATABASE_URL")?;
+    let settings = PoolSettings {
+        max_connections: 1,
+        ..PoolSettings::default()
+    };
+    let pool = db::connect(&global.database_url, settings)
+        .await
+        .context("DATABASE_URL")?;
+    infra::auth::migrate(&pool)
+        .await
+        .context("failed to migrate the signing keys' table")?;
+    let key = BuiltinKey::load_or_create(&pool)
+        .await
+        .context("the built-in signing key")?;
+    let token = key
+        .mint(&TokenRequest {
+            tenant: args.tenant.to_string(),
+            roles: args.roles.clone(),
+            subject: args.subject.clone(),
+            person: args.person,
+            name: args.name.clone(),
+            ttl: args.ttl,
+        })
+        .context("cannot mint that token")?;
+    pool.close().await;
+    println!("{token}");
     Ok(())
 }

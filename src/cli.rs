@@ -90,6 +90,31 @@ pub enum Command {
     Seed(SeedArgs),
     /// Load generators and physical baselines (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
+    /// Prints a bearer token signed with the built-in key of `DATABASE_URL`.
+    Token(TokenArgs),
+}
+
+/// `token …`
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The tenant the token acts in.
+    #[arg(long, default_value = domain::DEFAULT_TENANT)]
+    pub tenant: domain::Tenant,
+    /// A role (repeat for several): admin, recruiter, interviewer, candidate, service.
+    #[arg(long = "role", required = true)]
+    pub roles: Vec<infra::auth::Role>,
+    /// The token's subject (who the audit trail names).
+    #[arg(long, default_value = "cli")]
+    pub subject: String,
+    /// The person the token stands for.
+    #[arg(long)]
+    pub person: Option<Uuid>,
+    /// A display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How long it is valid, e.g. `1h`, `30m`, `7d` (at most 366 days).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub ttl: std::time::Duration,
 }
 
 /// `projections …`
@@ -119,6 +144,9 @@ pub enum HistoryCommand {
     Interview {
         /// The interview id.
         id: Uuid,
+        /// The tenant it belongs to.
+        #[arg(long, default_value = domain::DEFAULT_TENANT)]
+        tenant: domain::Tenant,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,

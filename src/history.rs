@@ -1,10 +1,9 @@
-//! `history interview <ID>`: the audit trail, one event a line.
+//! `history interview <ID> [--tenant T]`: the audit trail, one event a line.
 
 use std::io::Write;
 
 use anyhow::Context;
-use domain::DomainEvent;
-use domain::interview::InterviewEvent;
+use domain::{Aggregate, InterviewAggregate, Tenant};
 use infra::{AnyEventStore, EventStore};
 use uuid::Uuid;
 
@@ -15,11 +14,12 @@ const SUMMARY_CHARS: usize = 120;
 /// data summary; with `json`, one JSON object per line.
 pub async fn print_interview(
     store: &AnyEventStore,
+    tenant: &Tenant,
     id: Uuid,
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let stream = InterviewEvent::stream_id(id);
+    let stream = InterviewAggregate::stream_in(tenant, id);
     let events = store
         .read_stream(&stream, 1)
         .await
@@ -35,6 +35,9 @@ pub async fn print_interview(
                 "type": e.event_type,
                 "occurredAt": e.metadata.occurred_at.to_rfc3339(),
                 "actor": e.metadata.actor,
+                "actorName": e.metadata.actor_name,
+                "actorPerson": e.metadata.actor_person,
+                "onBehalfOf": e.metadata.on_behalf_of,
                 "correlationId": e.metadata.correlation_id,
                 "causationId": e.metadata.causation_id,
                 "data": e.data,

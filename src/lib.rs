@@ -33,13 +33,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections(ProjectionsCommand::Rebuild { name, all }) => {
             app::projections_rebuild(&global, if all { None } else { name }).await
         }
-        Command::History(HistoryCommand::Interview { id, json }) => {
+        Command::History(HistoryCommand::Interview { id, tenant, json }) => {
             let env = app::Env::open(&global, false).await?;
-            history::print_interview(&env.store, id, json, &mut std::io::stdout().lock())
+            history::print_interview(&env.store, &tenant, id, json, &mut std::io::stdout().lock())
                 .await
                 .context("failed to read the interview's history")
         }
         Command::Seed(args) => seed::run(&global, &args).await,
         Command::Bench(args) => bench::run(&global, &args).await,
+        Command::Token(args) => app::print_token(&global, &args).await,
     }
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
+use domain::DEFAULT_TENANT;
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
@@ -110,6 +111,8 @@ const SLOTS_PER_DAY: i64 = 10;
 
 struct Seeder {
     router: Router,
+    /// `Bearer …` of the built-in key: seeding acts as the system actor `seed`.
+    authorization: String,
     failures: AtomicU64,
     commands: AtomicU64,
 }
@@ -121,7 +124,7 @@ impl Seeder {
         for attempt in 0..6u32 {
             let request = Request::post(path)
                 .header("content-type", "application/json")
-                .header("x-actor", "seed")
+                .header("authorization", &self.authorization)
                 .body(Body::from(body.to_string()))
                 .ok()?;
             let response = self.router.clone().oneshot(request).await.ok()?;
@@ -157,7 +160,9 @@ pub async fn run(global: &Global, args: &SeedArgs) -> anyhow::Result<()> {
         router: command_api::router(command_api::AppState::new(
             env.store.clone(),
             env.pool.clone(),
+            env.verifier().await?,
         )),
+        authorization: format!("Bearer {}", env.system_token(DEFAULT_TENANT, "seed").await?),
         failures: AtomicU64::new(0),
         commands: AtomicU64::new(0),
     });

@@ -7,9 +7,9 @@ use axum::http::request::Parts;
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::command::{Actor, CommandMeta};
+use crate::auth::Caller;
+use crate::command::CommandMeta;
 use crate::error::ApiError;
-use domain::Tenant;
 
 /// Longest accepted idempotency key.
 pub const MAX_KEY_LEN: usize = 255;

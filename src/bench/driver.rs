@@ -37,7 +37,12 @@ pub enum Transport {
         base: String,
     },
     /// Through the command API's router in this process (no socket).
-    Local(Router),
+    Local {
+        /// The router.
+        router: Router,
+        /// The bearer token sent with each command.
+        token: String,
+    },
 }
 
 impl Transport {
@@ -47,17 +52,16 @@ impl Transport {
             Transport::Http { http, base } => {
                 let r = http
                     .post(format!("{base}{path}"))
-                    .header("x-actor", "bench")
                     .json(body)
                     .send()
                     .await?;
                 let status = r.status().as_u16();
                 Ok((status, r.bytes().await?.to_vec()))
             }
-            Transport::Local(router) => {
+            Transport::Local { router, token } => {
                 let request = Request::post(path)
                     .header("content-type", "application/json")
-                    .header("x-actor", "bench")
+                    .header("authorization", format!("Bearer {token}"))
                     .body(Body::from(body.to_string()))?;
                 let response = router.clone().oneshot(request).await?;
                 let status = response.status().as_u16();

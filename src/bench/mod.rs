@@ -62,6 +62,10 @@ pub struct BenchArgs {
     /// One JSON object on stdout instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// The bearer token to send (default: one minted with the built-in key of the
+    /// database, an `admin` of the default tenant).
+    #[arg(long, env = "IL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Start `serve` as a child process on a fresh database (dropped at the end).
     #[arg(long, conflicts_with_all = ["command_url", "query_url"])]
     pub spawn: bool,
@@ -87,6 +91,44 @@ pub struct Target {
     pub http: reqwest::Client,
 }
 
+/// The HTTP client of every request: keep-alive, no proxy, and a bearer token on each
+/// request (verification is part of what is measured): `token` when given, else one of
+/// the built-in key in `database_url` (an `admin` of the default tenant, subject `bench`).
+async fn client(
+    args: &BenchArgs,
+    database_url: &str,
+    token: Option<&str>,
+) -> anyhow::Result<reqwest::Client> {
+    let token = match token {
+        Some(t) => t.to_owned(),
+        None => {
+            let settings = infra::db::PoolSettings {
+                max_connections: 1,
+                ..infra::db::PoolSettings::default()
+            };
+            let pool = infra::db::connect(database_url, settings)
+                .await
+                .context("DATABASE_URL (for the bench's token)")?;
+            let token = crate::app::system_token(&pool, domain::DEFAULT_TENANT, "bench").await;
+            pool.close().await;
+            token?
+        }
+    };
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .context("the token is not a header value")?;
+    value.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(args.clients.max(8) * 2)
+        .tcp_nodelay(true)
+        .default_headers(headers)
+        .build()
+        .context("cannot build the HTTP client")
+}
+
 /// Runs a bench command line.
 pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -105,13 +147,6 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<()> {
         args.rate > 0.0 && args.rate <= 100_000.0,
         "--rate must be in (0, 100000]"
     );
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(args.clients.max(8) * 2)
-        .tcp_nodelay(true)
-        .build()
-        .context("cannot build the HTTP client")?;
     let esdb = global
         .eventstore_url
         .as_deref()
@@ -119,6 +154,7 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<()> {
     let mut spawned = None;
     let target = if args.spawn {
         let s = Spawned::start(global).await?;
+        let http = client(args, &s.database_url, args.token.as_deref()).await?;
         let t = Target {
             command_url: s.command_url.clone(),
             query_url: s.query_url.clone(),
@@ -129,6 +165,7 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<()> {
         spawned = Some(s);
         t
     } else {
+        let http = client(args, &global.database_url, args.token.as_deref()).await?;
         Target {
             command_url: loopback(&args.command_url, "--command-url")?,
             query_url: loopback(&args.query_url, "--query-url")?,

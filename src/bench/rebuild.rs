@@ -72,10 +72,12 @@ async fn seed_and_rebuild(
     let router = command_api::router(command_api::AppState::new(
         env.store.clone(),
         env.pool.clone(),
+        env.verifier().await?,
     ));
+    let token = env.system_token(domain::DEFAULT_TENANT, "bench").await?;
     // The template: one client's interviewers and 30 interviews through their lifecycles.
     let mut client = Client::new(
-        Transport::Local(router),
+        Transport::Local { router, token },
         Window::unmeasured(),
         None,
         Arc::new(Nothing),

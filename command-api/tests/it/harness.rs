@@ -11,6 +11,7 @@ pub use infra::db::testing::TestDb;
 use infra::db::{self, PoolSettings, testing::assert_dropped_after_panic};
 use infra::postgres::PgEventStore;
 use infra::upcast::Upcasters;
+use infra::auth::{AuthSettings, Role, TokenRequest, Verifier};
 use infra::{AnyEventStore, EventStore};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -19,6 +20,11 @@ use uuid::Uuid;
 pub struct TestApp {
     pub router: Router,
     pub store: AnyEventStore,
+    /// Verifies tokens; its built-in key mints the harness's.
+    pub verifier: Verifier,
+    /// `Bearer …` of an `admin` of the default tenant: sent with every request that
+    /// names no `Authorization` of its own.
+    pub admin: String,
     db: Option<TestDb>,
 }
 
@@ -69,6 +75,7 @@ impl TestApp {
             .await
             .expect("connect");
         db::migrate(&pool).await.expect("migrate events");
+        infra::auth::migrate(&pool).await.expect("migrate keys");
         command_api::MIGRATOR
             .run(&pool)
             .await
@@ -77,12 +84,24 @@ impl TestApp {
             pool.clone(),
             Arc::new(Upcasters::standard()),
         )));
-        let router = command_api::router(AppState::new(store.clone(), pool));
-        TestApp {
+        TestApp::over(store, pool, Some(test_db)).await
+    }
+
+    /// The API over `store` and `pool` (migrated), owning `db` if given.
+    async fn over(store: AnyEventStore, pool: sqlx::PgPool, db: Option<TestDb>) -> TestApp {
+        let verifier = Verifier::new(AuthSettings::default(), pool.clone())
+            .await
+            .expect("verifier");
+        let router = command_api::router(AppState::new(store.clone(), pool, verifier.clone()));
+        let mut app = TestApp {
             router,
             store,
-            db: Some(test_db),
-        }
+            verifier,
+            admin: String::new(),
+            db,
+        };
+        app.admin = app.bearer("default", &[Role::Admin], None);
+        app
     }
 
     /// The same API on the EventStoreDB named by `EVENTSTORE_URL` (idempotency keys and
@@ -104,6 +123,7 @@ impl TestApp {
         let pool = db::connect(&test_db.url, PoolSettings::default())
             .await
             .expect("connect");
+        infra::auth::migrate(&pool).await.expect("migrate keys");
         command_api::MIGRATOR
             .run(&pool)
             .await
@@ -112,15 +132,38 @@ impl TestApp {
             .await
             .expect("esdb");
         let store = AnyEventStore::Esdb(Arc::new(esdb));
-        let router = command_api::router(AppState::new(store.clone(), pool));
-        Some(TestApp {
-            router,
-            store,
-            db: Some(test_db),
-        })
+        Some(TestApp::over(store, pool, Some(test_db)).await)
     }
 
-    pub async fn request(&self, req: Request<Body>) -> Reply {
+    /// `Bearer …` of a token of the built-in key: `roles` in `tenant`, standing for
+    /// `person` if given.
+    pub fn bearer(&self, tenant: &str, roles: &[Role], person: Option<Uuid>) -> String {
+        let token = self
+            .verifier
+            .builtin()
+            .mint(&TokenRequest {
+                tenant: tenant.to_owned(),
+                roles: roles.to_vec(),
+                subject: format!("test-{}", roles.iter().map(Role::to_string).collect::<Vec<_>>().join("-")),
+                person,
+                name: Some("Test Caller".into()),
+                ttl: std::time::Duration::from_secs(3600),
+            })
+            .expect("mint");
+        format!("Bearer {token}")
+    }
+
+    /// Sends `req`, as the harness's admin unless it carries an `Authorization` of its own.
+    pub async fn request(&self, mut req: Request<Body>) -> Reply {
+        if !req.headers().contains_key("authorization") {
+            let value = self.admin.parse().expect("header value");
+            req.headers_mut().insert("authorization", value);
+        }
+        self.request_raw(req).await
+    }
+
+    /// Sends `req` as it is (no token added).
+    pub async fn request_raw(&self, req: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(req).await.expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
@@ -232,8 +275,14 @@ impl TestApp {
             AnyEventStore::Esdb(_) => unreachable!("siblings are built on PostgreSQL"),
         };
         TestApp {
-            router: command_api::router(AppState::new(self.store.clone(), pool)),
+            router: command_api::router(AppState::new(
+                self.store.clone(),
+                pool,
+                self.verifier.clone(),
+            )),
             store: self.store.clone(),
+            verifier: self.verifier.clone(),
+            admin: self.admin.clone(),
             db: None,
         }
     }

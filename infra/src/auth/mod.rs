@@ -34,3 +34,16 @@ pub use principal::{MAX_TEXT_CHARS, Principal, is_tenant_slug};
 pub use role::{Role, Roles, UnknownRole};
 pub use settings::{AuthSettings, ClaimNames, ClaimPath};
 pub use verifier::Verifier;
+
+/// The built-in key's table. Every part that verifies tokens runs it, whichever event
+/// store is configured (the event store's own migrations run only for PostgreSQL).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
+    // Several crates migrate one database; each ignores the others' entries.
+    ignore_missing: true,
+    ..sqlx::migrate!("./auth_migrations")
+};
+
+/// Creates the built-in key's table if it is not there.
+pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}

@@ -217,7 +217,7 @@ impl Verifier {
     /// sources. A JWKS URL that cannot be fetched now is logged and tried again when a
     /// token needs it; an unreadable key file or bad settings are errors.
     ///
-    /// `pool` must reach a database migrated with [`crate::db::MIGRATOR`].
+    /// `pool` must reach a database migrated with [`crate::auth::MIGRATOR`].
     #[tracing::instrument(name = "auth.verifier_new", skip_all, err)]
     pub async fn new(settings: AuthSettings, pool: PgPool) -> Result<Verifier, AuthError> {
         settings

@@ -29,7 +29,7 @@ const AUD: &str = "interview-ledger-api";
 async fn database() -> (TestDb, PgPool) {
     let db = TestDb::fresh().await;
     let pool = connect(&db).await;
-    db::migrate(&pool).await.expect("migrate");
+    infra::auth::migrate(&pool).await.expect("migrate");
     (db, pool)
 }
 
