@@ -17,13 +17,24 @@ const MAX_JWKS_BYTES: usize = 1024 * 1024;
 const NEVER: u64 = u64::MAX;
 
 /// Allows one refresh per `min` window. The async mutex is held over the refresh on
-/// purpose: requests that arrive during a fetch wait for its result instead of
-/// starting their own. The verification fast path never touches it.
+/// purpose: requests for unknown keys that arrive during a fetch wait for its result
+/// (a rotation's first tokens are accepted, not refused) instead of starting their own.
+/// The verification fast path, a known key, never touches it.
 pub(crate) struct RefreshGate {
     started: Instant,
     last_ms: AtomicU64,
     min: Duration,
+    in_flight: AtomicBool,
     turn: tokio::sync::Mutex<()>,
+}
+
+/// Clears `in_flight` however the refresh ends, cancellation included.
+struct InFlight<'a>(&'a AtomicBool);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl RefreshGate {
@@ -32,6 +43,7 @@ impl RefreshGate {
             started: Instant::now(),
             last_ms: AtomicU64::new(NEVER),
             min,
+            in_flight: AtomicBool::new(false),
             turn: tokio::sync::Mutex::new(()),
         }
     }
@@ -60,7 +72,7 @@ impl RefreshGate {
         if let Some(found) = find() {
             return Ok(Some(found));
         }
-        if !self.open() {
+        if !self.open() && !self.in_flight.load(Ordering::Acquire) {
             return Ok(None);
         }
         let _turn = self.turn.lock().await;
@@ -71,6 +83,8 @@ impl RefreshGate {
             return Ok(None);
         }
         self.last_ms.store(self.now_ms(), Ordering::Release);
+        self.in_flight.store(true, Ordering::Release);
+        let _in_flight = InFlight(&self.in_flight);
         refresh().await?;
         Ok(find())
     }
@@ -96,7 +110,8 @@ impl RemoteJwks {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // A redirect could move an https JWKS to plain http: follow none.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| AuthError::Settings(format!("AUTH_JWKS_URL client: {e}")))?;
         Ok(RemoteJwks {

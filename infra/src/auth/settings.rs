@@ -10,7 +10,7 @@
 //! | `AUTH_ISSUER` | unset | accepted `iss` of external tokens, comma-separated; required with any source above |
 //! | `AUTH_AUDIENCE` | unset | accepted `aud` of external tokens, comma-separated; required with any source above |
 //! | `AUTH_LEEWAY_SECS` | `30` | clock skew allowed on `exp`/`nbf` (at most 300) |
-//! | `AUTH_JWKS_MIN_REFRESH_SECS` | `10` | at most one JWKS fetch per this many seconds for unknown `kid`s |
+//! | `AUTH_JWKS_MIN_REFRESH_SECS` | `10` | at most one JWKS fetch per this many seconds for unknown `kid`s (`0` lifts the limit: tests only) |
 //! | `AUTH_JWKS_REFRESH_SECS` | `300` | the JWKS is fetched again in the background this often |
 //! | `AUTH_JWKS_TIMEOUT_SECS` | `5` | timeout of one JWKS fetch |
 //! | `AUTH_ROLES_CLAIM` | `roles` | where external tokens keep roles; a dotted path (`realm_access.roles`) works |
