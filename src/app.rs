@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use infra::config::{EventStoreConfig, check_database_url, parse_addr};
 use infra::auth::{AuthSettings, BuiltinKey, Role, TokenRequest, Verifier};
+use infra::config::{EventStoreConfig, check_database_url, parse_addr};
 use infra::db::{self, PoolSettings};
 use infra::{AnyEventStore, EventStore};
 use sqlx::PgPool;

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
-use domain::DEFAULT_TENANT;
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::DEFAULT_TENANT;
 use http_body_util::BodyExt;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;

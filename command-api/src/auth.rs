@@ -174,7 +174,11 @@ const MAX_ON_BEHALF_OF: usize = 64;
 /// Authenticates every non-public request and checks the matrix before the handler
 /// (and before the body is read): 401 without a valid token, 403 when no role of the
 /// caller may call the route. Leaves a [`Caller`] in the request's extensions.
-pub async fn authenticate(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(app): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
     if is_public(path) {
         return next.run(request).await;

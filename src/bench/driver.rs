@@ -50,11 +50,7 @@ impl Transport {
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Vec<u8>)> {
         match self {
             Transport::Http { http, base } => {
-                let r = http
-                    .post(format!("{base}{path}"))
-                    .json(body)
-                    .send()
-                    .await?;
+                let r = http.post(format!("{base}{path}")).json(body).send().await?;
                 let status = r.status().as_u16();
                 Ok((status, r.bytes().await?.to_vec()))
             }

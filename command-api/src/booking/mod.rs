@@ -14,9 +14,7 @@ pub mod recovery;
 
 use domain::interview::{Interview, InterviewCommand, ParticipantFacts};
 use domain::schedule::ScheduleCommand;
-use domain::{
-    Aggregate, Conflict, InterviewAggregate, PersonAggregate, ScheduleAggregate, Tenant,
-};
+use domain::{Aggregate, Conflict, InterviewAggregate, PersonAggregate, ScheduleAggregate, Tenant};
 use futures::future::try_join_all;
 use infra::{EventStore, ExpectedVersion, StoreError, StreamAppend};
 use sqlx::PgPool;
@@ -97,7 +95,8 @@ impl Booking<'_> {
             || format!("interview {id} or its participants' schedules are"),
             |fresh| async move {
                 let (facts, checks, mut remembered) =
-                    participant_facts(self.streams, &self.meta.actor.tenant, participants, fresh).await?;
+                    participant_facts(self.streams, &self.meta.actor.tenant, participants, fresh)
+                        .await?;
                 self.attempt(
                     id,
                     expect,

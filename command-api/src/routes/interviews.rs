@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use chrono::{DateTime, Utc};
-use domain::{Aggregate, InterviewAggregate};
 use domain::interview::{
     CompetencyScore, DecisionOutcome, InterviewCommand, InterviewKind, ParticipantFacts,
     TranscriptSegment,
 };
+use domain::{Aggregate, InterviewAggregate};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -19,9 +19,9 @@ use crate::auth::{self, Scope};
 use crate::body::ApiJson;
 use crate::booking::Plan;
 use crate::command::{CommandMeta, CommandResult};
+use crate::error::ApiError;
 use crate::meta::Meta;
 use crate::pipeline::{self, Expect};
-use crate::error::ApiError;
 use crate::state::AppState;
 use crate::streams::Streams;
 

@@ -7,11 +7,11 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use command_api::AppState;
 use http_body_util::BodyExt;
+use infra::auth::{AuthSettings, Role, TokenRequest, Verifier};
 pub use infra::db::testing::TestDb;
 use infra::db::{self, PoolSettings, testing::assert_dropped_after_panic};
 use infra::postgres::PgEventStore;
 use infra::upcast::Upcasters;
-use infra::auth::{AuthSettings, Role, TokenRequest, Verifier};
 use infra::{AnyEventStore, EventStore};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -144,7 +144,14 @@ impl TestApp {
             .mint(&TokenRequest {
                 tenant: tenant.to_owned(),
                 roles: roles.to_vec(),
-                subject: format!("test-{}", roles.iter().map(Role::to_string).collect::<Vec<_>>().join("-")),
+                subject: format!(
+                    "test-{}",
+                    roles
+                        .iter()
+                        .map(Role::to_string)
+                        .collect::<Vec<_>>()
+                        .join("-")
+                ),
                 person,
                 name: Some("Test Caller".into()),
                 ttl: std::time::Duration::from_secs(3600),

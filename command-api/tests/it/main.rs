@@ -1,5 +1,6 @@
 //! The command API through its router, against a real PostgreSQL (a fresh database per test).
 
+mod authz;
 mod cache;
 mod concurrency;
 mod eventstoredb;

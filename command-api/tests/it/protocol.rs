@@ -2,6 +2,8 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::json;
 
+use infra::auth::Role;
+
 use crate::harness::TestApp;
 
 #[tokio::test]
@@ -54,16 +56,20 @@ async fn malformed_bodies_wrong_types_and_huge_bodies_are_problems() {
 }
 
 #[tokio::test]
-async fn actor_and_correlation_headers_reach_the_event_metadata() {
+async fn the_verified_caller_and_the_correlation_header_reach_the_event_metadata() {
     let app = TestApp::new().await;
     let correlation = uuid::Uuid::new_v4().to_string();
+    let recruiter = uuid::Uuid::new_v4();
+    let token = app.bearer("default", &[Role::Recruiter], Some(recruiter));
     let r = app
         .post_with(
             "/people",
             json!({"name": "A", "roles": ["candidate"]}),
             &[
-                ("x-actor", "recruiter-7"),
+                // Self-declared actors are not believed: the token says who it is.
+                ("x-actor", "somebody-else"),
                 ("x-correlation-id", &correlation),
+                ("authorization", &token),
             ],
         )
         .await;
@@ -75,7 +81,12 @@ async fn actor_and_correlation_headers_reach_the_event_metadata() {
         Some(correlation.as_str())
     );
     let events = app.stream(&format!("person-{id}")).await;
-    assert_eq!(events[0].metadata.actor, "recruiter-7");
+    let metadata = &events[0].metadata;
+    assert_eq!(metadata.actor, "test-recruiter");
+    assert_eq!(metadata.actor_name.as_deref(), Some("Test Caller"));
+    assert_eq!(metadata.actor_person, Some(recruiter));
+    assert_eq!(metadata.tenant.as_deref(), Some("default"));
+    assert_eq!(metadata.on_behalf_of, None);
     assert_eq!(
         events[0].metadata.correlation_id.map(|c| c.to_string()),
         Some(correlation)
@@ -92,7 +103,7 @@ async fn actor_and_correlation_headers_reach_the_event_metadata() {
     );
     assert_eq!(
         app.stream(&format!("person-{id}")).await[0].metadata.actor,
-        "anonymous"
+        "test-admin"
     );
 
     app.post_with(
