@@ -79,6 +79,24 @@ pub fn command(database_url: &str, store: &Store) -> Command {
     cmd
 }
 
+/// `interview-ledger token ARGS…` against `database_url`: the token it prints.
+pub fn token(database_url: &str, store: &Store, args: &[&str]) -> String {
+    let out = command(database_url, store)
+        .arg("token")
+        .args(args)
+        .output()
+        .expect("run token");
+    assert!(
+        out.status.success(),
+        "token failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let token = text.trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    token
+}
+
 impl Server {
     /// Starts `serve` on free ports and waits until both APIs listen.
     pub fn start(database_url: &str, store: Store) -> Server {
@@ -121,12 +139,21 @@ impl Server {
         }
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
+        // Every request carries a token, minted as a newcomer would: with the CLI, from
+        // the built-in key `serve` made in this database.
+        let token = token(database_url, &store, &["--role", "admin"]);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header value"),
+        );
         Server {
             child,
             command_url: command_url.unwrap_or_default(),
             query_url: query_url.unwrap_or_default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                .default_headers(headers)
                 .build()
                 .expect("client"),
         }

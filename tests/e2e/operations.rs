@@ -335,7 +335,7 @@ async fn history_prints_the_stream_in_order(store: Store) {
             .collect::<Vec<_>>(),
         [1, 2, 3]
     );
-    assert_eq!(lines[0]["actor"], "anonymous");
+    assert_eq!(lines[0]["actor"], "cli", "the token's subject");
 
     let missing = command(&url, &store)
         .args(["history", "interview", &Uuid::new_v4().to_string()])
