@@ -8,6 +8,7 @@ pub mod driver;
 pub mod rebuild;
 pub mod scenarios;
 pub mod stats;
+pub mod verify;
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -34,6 +35,8 @@ pub enum Scenario {
     Baseline,
     /// Replay of seeded events into fresh read models.
     Rebuild,
+    /// The cost of verifying one bearer token, in this process.
+    Verify,
     /// Everything, with ratios to the baselines.
     All,
 }
@@ -303,6 +306,17 @@ async fn run_scenarios(
             "events_per_s": round(r.events_per_s),
         });
     }
+    if want(Scenario::Verify) {
+        let v = verify::run(&target.database_url, args.duration.min(3.0)).await?;
+        say(format!(
+            "verify: {:.0} tokens/s on one core = {:.2} µs per request",
+            v.per_second, v.micros
+        ));
+        doc["verify"] = json!({
+            "per_second": round(v.per_second),
+            "micros": round(v.micros),
+        });
+    }
     if args.scenario == Scenario::All && !args.json {
         print_table(&doc);
     }
@@ -375,6 +389,20 @@ fn print_table(doc: &Value) {
             "-".into()
         };
         println!("{name:<22} {v:>12.1}  {bname:<18} {bv:>12} {ratio:>8}");
+    }
+    // What token verification can account for: its measured cost times the request
+    // rates, as a share of the machine's two cores (the whole system shares them).
+    let micros = num(doc, &["verify", "micros"]);
+    if micros > 0.0 {
+        for (what, rate) in [
+            ("commands", num(doc, &["commands", "throughput"])),
+            ("interview(id)", num(doc, &["queries", "throughput"])),
+        ] {
+            println!(
+                "token verification at the {what} rate: {:.2}% of 2 cores ({micros:.2} µs × {rate:.0}/s)",
+                100.0 * micros * rate / 2e6
+            );
+        }
     }
 }
 
