@@ -9,6 +9,9 @@ use infra::{Metadata, NewEvent, StoreError};
 use serde::Serialize;
 use uuid::Uuid;
 
+/// Namespace of aggregate ids derived from an idempotency key.
+const AGGREGATE_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3f0c_2a71_95d4_4b1e_8c6f_0e9a_d7b2_5c41);
+
 /// Namespace of event ids derived from a command id or idempotency key.
 const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1e_d0c5_4b7e_4c4e_9f3a_2d8b_7c11_e0a1);
 
@@ -99,6 +102,18 @@ impl CommandMeta {
             idempotency_key: None,
             if_match: None,
             ..self.clone()
+        }
+    }
+
+    /// The id of an aggregate this command creates when the body names none: derived
+    /// from the idempotency key (which is kept per tenant and subject) when there is one,
+    /// so a retry after an unknown outcome (a timeout, a 5xx that released the key)
+    /// addresses the same aggregate, finds its own events there and creates nothing
+    /// twice; else a new UUIDv7.
+    pub fn new_id(&self) -> Uuid {
+        match &self.idempotency_key {
+            Some(key) => Uuid::new_v5(&AGGREGATE_ID_NAMESPACE, key.as_bytes()),
+            None => Uuid::now_v7(),
         }
     }
 

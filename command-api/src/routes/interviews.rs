@@ -172,7 +172,7 @@ pub async fn schedule_interview(
         StatusCode::CREATED,
         |meta| async move {
             let b = body.value;
-            let id = b.id.unwrap_or_else(Uuid::now_v7);
+            let id = b.id.unwrap_or_else(|| meta.new_id());
             let command = |candidate: ParticipantFacts, interviewers: Vec<ParticipantFacts>| {
                 InterviewCommand::Schedule {
                     interview_id: id,

@@ -96,7 +96,7 @@ pub async fn register(
         StatusCode::CREATED,
         |meta| async move {
             let b = body.value;
-            let id = b.id.unwrap_or_else(Uuid::now_v7);
+            let id = b.id.unwrap_or_else(|| meta.new_id());
             let cmd = PersonCommand::Register {
                 person_id: id,
                 name: b.name,

@@ -124,3 +124,65 @@ async fn a_retry_after_a_lost_answer_appends_nothing() {
     assert_eq!(app.all_events().await.len(), 1);
     app.drop_db().await;
 }
+
+/// A creation without a client id, retried under its key after an unknown outcome (the
+/// first answer was lost, e.g. a 5xx that released the key): the id comes from the key, so
+/// the retry finds its own events and creates nothing twice. Another caller's same key is
+/// its own (keys are kept per tenant and subject).
+#[tokio::test]
+async fn a_retried_creation_without_an_id_creates_once() {
+    let app = TestApp::new().await;
+    let candidate = app.candidate().await;
+    let panelist = app.interviewer().await;
+    let cases = [
+        ("/people", json!({"name": "Kay", "roles": ["candidate"]})),
+        (
+            "/interviews",
+            json!({
+                "candidateId": candidate, "interviewerIds": [panelist],
+                "position": "Backend Engineer", "kind": "technical",
+                "startsAt": "2031-02-03T10:00:00Z", "durationMinutes": 45,
+            }),
+        ),
+    ];
+    for (path, body) in cases {
+        let key = format!("retry-{path}");
+        let first = app
+            .post_with(path, body.clone(), &[("idempotency-key", &key)])
+            .await;
+        let (id, ..) = first.expect_ok(201);
+        let events = app.all_events().await.len();
+        // The stored answer is gone, as after a failure that released the key.
+        let infra::AnyEventStore::Postgres(pg) = &app.store else {
+            unreachable!("postgres")
+        };
+        sqlx::query("DELETE FROM idempotency_keys")
+            .execute(pg.pool())
+            .await
+            .expect("forget the answer");
+        let retry = app
+            .post_with(path, body.clone(), &[("idempotency-key", &key)])
+            .await;
+        let (again, ..) = retry.expect_ok(201);
+        assert_eq!(again, id, "{path}: the retry names the same aggregate");
+        assert_eq!(app.all_events().await.len(), events, "{path}: nothing twice");
+    }
+    // Someone else's identical key is not this one: another person, another id.
+    let recruiter = app.bearer("default", &[infra::auth::Role::Recruiter], None);
+    let body = json!({"name": "Kay", "roles": ["candidate"]});
+    let mine = app
+        .post_with("/people", body.clone(), &[("idempotency-key", "retry-/people")])
+        .await;
+    let theirs = app
+        .post_with(
+            "/people",
+            body,
+            &[("idempotency-key", "retry-/people"), ("authorization", &recruiter)],
+        )
+        .await;
+    assert!(theirs.headers.get("idempotent-replayed").is_none());
+    let (theirs, ..) = theirs.expect_ok(201);
+    let (mine, ..) = mine.expect_ok(201);
+    assert_ne!(mine, theirs, "another subject's key makes its own person");
+    app.drop_db().await;
+}
