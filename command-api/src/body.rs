@@ -65,12 +65,46 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         if !value.is_object() {
             return Err(ApiError::Malformed("the body must be a JSON object".into()));
         }
+        // JSON can spell U+0000 (`\u0000`); no stored text can hold it (PostgreSQL text
+        // and jsonb refuse it). Refused here, once, for every field of every command.
+        if raw.windows(6).any(|w| w == b"\\u0000") {
+            if let Some(field) = nul_at(&value, String::new()) {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    field,
+                    "must not contain the NUL character (U+0000)".to_owned(),
+                )]));
+            }
+        }
         let value = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." { String::new() } else { path };
             ApiError::Validation(vec![FieldError::new(field, e.into_inner().to_string())])
         })?;
         Ok(ApiJson { value, raw })
+    }
+}
+
+/// The path (`a.b[2]`) of the first string, or object key, holding U+0000.
+fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_at(v, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_at(v, here)
+            }
+        }),
+        _ => None,
     }
 }
 

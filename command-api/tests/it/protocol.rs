@@ -160,3 +160,55 @@ async fn health_metrics_and_openapi_are_served() {
     }
     app.drop_db().await;
 }
+
+/// U+0000 cannot be stored (PostgreSQL text and jsonb refuse it): any field holding it,
+/// at any depth, is a 422 naming the field, never a 500, and appends nothing.
+#[tokio::test]
+async fn a_nul_character_in_any_field_is_a_422_naming_it() {
+    let app = TestApp::new().await;
+    let r = app
+        .post("/people", json!({"name": "a\u{0}b", "roles": ["candidate"]}))
+        .await;
+    r.expect_problem(422, "validation-failed");
+    assert_eq!(r.body["errors"][0]["field"], "name");
+    let candidate = app.candidate().await;
+    let panelist = app.interviewer().await;
+    let r = app
+        .post(
+            "/interviews",
+            json!({
+                "candidateId": candidate, "interviewerIds": [panelist],
+                "position": "Backend\u{0}", "kind": "technical",
+                "startsAt": "2031-02-03T10:00:00Z", "durationMinutes": 45,
+            }),
+        )
+        .await;
+    r.expect_problem(422, "validation-failed");
+    assert_eq!(r.body["errors"][0]["field"], "position");
+    let r = app
+        .post(
+            &format!("/people/{candidate}/details"),
+            json!({"timezone": "Europe/\u{0}"}),
+        )
+        .await;
+    r.expect_problem(422, "validation-failed");
+    let (iv, ..) = app
+        .schedule(candidate, &[panelist], "2031-02-04T10:00:00Z", 30)
+        .await
+        .expect_ok(201);
+    app.post(&format!("/interviews/{iv}/start"), json!({}))
+        .await
+        .expect_ok(200);
+    let r = app
+        .post(
+            &format!("/interviews/{iv}/transcript"),
+            json!({"segments": [{"speakerId": candidate, "startMs": 0, "endMs": 5, "text": "x\u{0}"}]}),
+        )
+        .await;
+    r.expect_problem(422, "validation-failed");
+    assert_eq!(r.body["errors"][0]["field"], "segments[0].text");
+    // Only what succeeded is in the log: two people, the interview with its two
+    // bookings, its start.
+    assert_eq!(app.all_events().await.len(), 2 + 3 + 1);
+    app.drop_db().await;
+}
