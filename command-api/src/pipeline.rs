@@ -203,6 +203,12 @@ pub async fn execute<A: Aggregate>(
                     }
                 };
                 if events.is_empty() {
+                    // A no-op decided on memory may be stale (another process changed
+                    // the stream): like a refusal, it is answered only on a fresh read.
+                    if loaded.from_memory {
+                        streams.forget(stream);
+                        return Ok(Attempt::Confirm);
+                    }
                     return Ok(Attempt::Done(loaded.unchanged(id)));
                 }
                 let new = meta.encode(stream, &events);

@@ -141,6 +141,11 @@ impl Booking<'_> {
             Err(e) => return pipeline::refused(streams, e.with_target_id(id), &names(remembered)),
         };
         if events.is_empty() {
+            // A no-op decided on memory may be stale: answered only on a fresh read.
+            if loaded.from_memory {
+                streams.forget(&own);
+                return Ok(Attempt::Confirm);
+            }
             return Ok(Attempt::Done(loaded.unchanged(id)));
         }
         let after = events

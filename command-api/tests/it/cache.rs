@@ -175,3 +175,53 @@ async fn creating_what_another_process_created_is_refused_not_duplicated() {
     drop(b);
     a.drop_db().await;
 }
+
+/// A command that is a no-op on what a process remembers (details equal to the
+/// remembered ones, a reschedule to the remembered time) may be stale when another process
+/// changed the stream: it is answered only after a fresh read, so the change is not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_op_on_a_stale_memory_is_confirmed_on_a_fresh_read() {
+    let a = TestApp::new().await;
+    let b = a.sibling();
+    let person = a.candidate().await;
+    let details = format!("/people/{person}/details");
+    // A remembers the name "Cora Candidate"; B renames her.
+    b.post(&details, json!({"name": "Renamed"}))
+        .await
+        .expect_ok(200);
+    // Back to the name A remembers: a no-op for A's memory, not for the store.
+    let (_, version, _) = a
+        .post(&details, json!({"name": "Cora Candidate"}))
+        .await
+        .expect_ok(200);
+    assert_eq!(version, 3, "the rename back was appended");
+    let names: Vec<String> = a
+        .stream(&format!("person-{person}"))
+        .await
+        .iter()
+        .filter_map(|e| e.data["name"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(names, ["Cora Candidate", "Renamed", "Cora Candidate"]);
+
+    // The same for an interview: A remembers 09:00, B moves it to 11:00, A moves it
+    // "to 09:00" again.
+    let interviewer = a.interviewer().await;
+    let candidate = a.candidate().await;
+    let (iv, ..) = a
+        .schedule(candidate, &[interviewer], "2027-06-01T09:00:00Z", 60)
+        .await
+        .expect_ok(201);
+    let reschedule = format!("/interviews/{iv}/reschedule");
+    b.post(&reschedule, json!({"startsAt": "2027-06-01T11:00:00Z"}))
+        .await
+        .expect_ok(200);
+    a.post(&reschedule, json!({"startsAt": "2027-06-01T09:00:00Z"}))
+        .await
+        .expect_ok(200);
+    let last = a.stream(&format!("interview-{iv}")).await;
+    let last = last.last().expect("events");
+    assert_eq!(last.event_type, "InterviewRescheduled");
+    assert_eq!(last.data["startsAt"], "2027-06-01T09:00:00Z");
+    drop(b);
+    a.drop_db().await;
+}

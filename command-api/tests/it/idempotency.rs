@@ -165,19 +165,30 @@ async fn a_retried_creation_without_an_id_creates_once() {
             .await;
         let (again, ..) = retry.expect_ok(201);
         assert_eq!(again, id, "{path}: the retry names the same aggregate");
-        assert_eq!(app.all_events().await.len(), events, "{path}: nothing twice");
+        assert_eq!(
+            app.all_events().await.len(),
+            events,
+            "{path}: nothing twice"
+        );
     }
     // Someone else's identical key is not this one: another person, another id.
     let recruiter = app.bearer("default", &[infra::auth::Role::Recruiter], None);
     let body = json!({"name": "Kay", "roles": ["candidate"]});
     let mine = app
-        .post_with("/people", body.clone(), &[("idempotency-key", "retry-/people")])
+        .post_with(
+            "/people",
+            body.clone(),
+            &[("idempotency-key", "retry-/people")],
+        )
         .await;
     let theirs = app
         .post_with(
             "/people",
             body,
-            &[("idempotency-key", "retry-/people"), ("authorization", &recruiter)],
+            &[
+                ("idempotency-key", "retry-/people"),
+                ("authorization", &recruiter),
+            ],
         )
         .await;
     assert!(theirs.headers.get("idempotent-replayed").is_none());

@@ -167,7 +167,10 @@ async fn health_metrics_and_openapi_are_served() {
 async fn a_nul_character_in_any_field_is_a_422_naming_it() {
     let app = TestApp::new().await;
     let r = app
-        .post("/people", json!({"name": "a\u{0}b", "roles": ["candidate"]}))
+        .post(
+            "/people",
+            json!({"name": "a\u{0}b", "roles": ["candidate"]}),
+        )
         .await;
     r.expect_problem(422, "validation-failed");
     assert_eq!(r.body["errors"][0]["field"], "name");
