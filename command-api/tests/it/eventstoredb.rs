@@ -182,3 +182,74 @@ async fn concurrent_overlapping_bookings_on_eventstoredb_yield_exactly_one() {
         app.drop_db().await;
     }
 }
+
+/// Tenants on EventStoreDB: another tenant's caller finds nothing of this one (404, no
+/// event), the same id in two tenants is two streams, and a tenant's booking lives in its
+/// own schedule streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tenants_stay_apart_on_eventstoredb() {
+    let Some(app) = TestApp::esdb("tenants").await else {
+        return;
+    };
+    let acme = app.bearer("acme", &[infra::auth::Role::Admin], None);
+    let as_acme = [("authorization", acme.as_str())];
+    let cand = app.candidate().await;
+    let panelist = app.interviewer().await;
+    let (iv, ..) = app
+        .schedule(cand, &[panelist], "2033-04-01T10:00:00Z", 60)
+        .await
+        .expect_ok(201);
+    for (path, body) in [
+        ("start", json!({})),
+        ("cancel", json!({"reason": "x"})),
+        ("reschedule", json!({"startsAt": "2033-04-02T10:00:00Z"})),
+    ] {
+        app.post_with(&format!("/interviews/{iv}/{path}"), body, &as_acme)
+            .await
+            .expect_problem(404, "not-found");
+    }
+    app.post_with(
+        &format!("/people/{cand}/details"),
+        json!({"name": "Stolen"}),
+        &as_acme,
+    )
+    .await
+    .expect_problem(404, "not-found");
+    assert_eq!(
+        types(&app.stream(&format!("interview-{iv}")).await),
+        ["InterviewScheduled"]
+    );
+    // The same ids in acme are acme's own aggregates, booked in acme's streams.
+    for (id, roles) in [(cand, "candidate"), (panelist, "interviewer")] {
+        app.post_with(
+            "/people",
+            json!({"id": id, "name": "Twin", "roles": [roles]}),
+            &as_acme,
+        )
+        .await
+        .expect_ok(201);
+    }
+    let body = json!({
+        "id": iv, "candidateId": cand, "interviewerIds": [panelist],
+        "position": "Backend Engineer", "kind": "technical",
+        "startsAt": "2033-04-01T10:00:00Z", "durationMinutes": 60,
+    });
+    app.post_with("/interviews", body, &as_acme)
+        .await
+        .expect_ok(201);
+    assert_eq!(
+        types(&app.stream(&format!("interview-acme.{iv}")).await),
+        ["InterviewScheduled"]
+    );
+    for p in [cand, panelist] {
+        assert_eq!(
+            types(&app.stream(&format!("schedule-acme.{p}")).await),
+            ["SlotBooked"]
+        );
+        assert_eq!(
+            types(&app.stream(&format!("schedule-{p}")).await),
+            ["SlotBooked"]
+        );
+    }
+    app.drop_db().await;
+}
