@@ -175,7 +175,10 @@ mod tests {
         let id = Uuid::new_v4();
         assert_eq!(
             ProjectorNotice::parse(SCHEDULE_CHANNEL, &format!(" {id}\n")),
-            Some(ProjectorNotice::ScheduleChanged(DEFAULT_TENANT.to_owned(), id))
+            Some(ProjectorNotice::ScheduleChanged(
+                DEFAULT_TENANT.to_owned(),
+                id
+            ))
         );
         assert_eq!(
             ProjectorNotice::parse(PERSON_CHANNEL, &format!("Bad.{id}")),

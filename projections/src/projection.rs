@@ -1,9 +1,9 @@
 //! What a projection is to the runtime.
 
+use domain::Tenant;
 use futures::future::BoxFuture;
 use infra::RecordedEvent;
 use sqlx::PgConnection;
-use domain::Tenant;
 use uuid::Uuid;
 
 /// Why a projection could not apply an event.

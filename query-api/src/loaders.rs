@@ -81,9 +81,11 @@ impl Loaders {
     /// The interview `id`: from the row cache if held, else through the loader.
     pub async fn interview(&self, id: Uuid) -> Result<Option<InterviewRow>, Arc<ReadModelError>> {
         self.note([Dep::Interview(id)]);
-        if let Some(row) = self.read_model
+        if let Some(row) = self
+            .read_model
             .cache()
-            .and_then(|c| c.interview(&self.viewer.tenant, id)) {
+            .and_then(|c| c.interview(&self.viewer.tenant, id))
+        {
             return Ok(Some(row));
         }
         self.interviews.load_one(id).await
@@ -92,9 +94,11 @@ impl Loaders {
     /// The person `id`: from the row cache if held, else through the loader.
     pub async fn person(&self, id: Uuid) -> Result<Option<PersonRow>, Arc<ReadModelError>> {
         self.note([Dep::Person(id)]);
-        if let Some(mut rows) = self.read_model
+        if let Some(mut rows) = self
+            .read_model
             .cache()
-            .and_then(|c| c.people(&self.viewer.tenant, &[id])) {
+            .and_then(|c| c.people(&self.viewer.tenant, &[id]))
+        {
             return Ok(rows.pop());
         }
         self.people.load_one(id).await
@@ -107,9 +111,11 @@ impl Loaders {
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, PersonRow>, Arc<ReadModelError>> {
         self.note(ids.iter().copied().map(Dep::Person));
-        if let Some(rows) = self.read_model
+        if let Some(rows) = self
+            .read_model
             .cache()
-            .and_then(|c| c.people(&self.viewer.tenant, ids)) {
+            .and_then(|c| c.people(&self.viewer.tenant, ids))
+        {
             return Ok(rows.into_iter().map(|r| (r.id, r)).collect());
         }
         self.people.load_many(ids.iter().copied()).await

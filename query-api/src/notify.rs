@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use infra::Position;
 use domain::Tenant;
+use infra::Position;
 use infra::notify::ProjectorNotice;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -278,9 +278,15 @@ mod tests {
         );
         dispatch(&out, PROJECTION_CHANNEL, "{");
         let home = Tenant::default_tenant;
-        assert_eq!(rx.try_recv().ok(), Some(Notice::InterviewChanged(home(), id)));
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(Notice::InterviewChanged(home(), id))
+        );
         assert_eq!(rx.try_recv().ok(), Some(Notice::PersonChanged(home(), id)));
-        assert_eq!(rx.try_recv().ok(), Some(Notice::ScheduleChanged(home(), id)));
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(Notice::ScheduleChanged(home(), id))
+        );
         assert_eq!(
             rx.try_recv().ok(),
             Some(Notice::Projection(ProjectionNotice {

@@ -3,10 +3,10 @@
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Data, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{RawQuery, State, WebSocketUpgrade};
-use axum::Extension;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
@@ -29,9 +29,7 @@ fn for_viewer(
     viewer: &Viewer,
     request: async_graphql::Request,
 ) -> async_graphql::Request {
-    request
-        .data(viewer.clone())
-        .data(state.ctx.loaders(viewer))
+    request.data(viewer.clone()).data(state.ctx.loaders(viewer))
 }
 
 /// A single GraphQL request as a JSON body.

@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use crate::viewer::Viewer;
 use super::{ReadModel, ReadModelError, sql};
+use crate::viewer::Viewer;
 
 /// Counts of one UTC date (zeros for a date without interviews).
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -282,8 +282,7 @@ impl<V: Cached + Send + Sync + 'static> Table<V> {
         for row in rows {
             let id = row.key();
             let key = (tenant.clone(), id);
-            if generations.stripes[stripe(id)] <= taken && self.held(&generations, &key).is_none()
-            {
+            if generations.stripes[stripe(id)] <= taken && self.held(&generations, &key).is_none() {
                 let row = row.clone();
                 self.rows.insert(key, Filled { row, ticket: taken });
             }
@@ -590,7 +589,10 @@ mod tests {
         );
         let lookup = cache.lookup_people(&dt(), &[id]);
         cache.fill_people(lookup.ticket, &dt(), &[person(id, "Ann")]);
-        assert_eq!(cache.people(&dt(), &[id]).as_deref().map(names), Some(vec!["Ann"]));
+        assert_eq!(
+            cache.people(&dt(), &[id]).as_deref().map(names),
+            Some(vec!["Ann"])
+        );
         cache.switch_off();
         assert!(cache.people(&dt(), &[id]).is_none(), "off empties it");
     }
@@ -602,7 +604,10 @@ mod tests {
         let before = cache.lookup_people(&dt(), &[a, b]).ticket;
         cache.invalidate_person(&dt(), a);
         cache.fill_people(before, &dt(), &[person(a, "Old A"), person(b, "B")]);
-        assert!(cache.people(&dt(), &[a]).is_none(), "A changed after the ticket");
+        assert!(
+            cache.people(&dt(), &[a]).is_none(),
+            "A changed after the ticket"
+        );
         if stripe(a) != stripe(b) {
             assert!(cache.people(&dt(), &[b]).is_some(), "B did not change");
         }
@@ -639,7 +644,10 @@ mod tests {
         let stats = cache.people_stats();
         assert_eq!(stats.entries, 4);
         assert_eq!(stats.evictions, 6);
-        assert!(cache.people(&dt(), &ids[9..]).is_some(), "the newest is there");
+        assert!(
+            cache.people(&dt(), &ids[9..]).is_some(),
+            "the newest is there"
+        );
     }
 
     #[test]
@@ -650,14 +658,26 @@ mod tests {
         let ticket = cache.lookup_people(&acme, &[id]).ticket;
         cache.fill_people(ticket, &acme, &[person(id, "Acme's")]);
         assert!(cache.people(&acme, &[id]).is_some());
-        assert!(cache.people(&dt(), &[id]).is_none(), "same id, other tenant");
+        assert!(
+            cache.people(&dt(), &[id]).is_none(),
+            "same id, other tenant"
+        );
         let other = cache.lookup_people(&dt(), &[id]);
         assert_eq!(other.missing, vec![id]);
         cache.fill_people(other.ticket, &dt(), &[person(id, "Default's")]);
-        assert_eq!(cache.people(&dt(), &[id]).as_deref().map(names), Some(vec!["Default's"]));
-        assert_eq!(cache.people(&acme, &[id]).as_deref().map(names), Some(vec!["Acme's"]));
+        assert_eq!(
+            cache.people(&dt(), &[id]).as_deref().map(names),
+            Some(vec!["Default's"])
+        );
+        assert_eq!(
+            cache.people(&acme, &[id]).as_deref().map(names),
+            Some(vec!["Acme's"])
+        );
         cache.invalidate_person(&acme, id);
         assert!(cache.people(&acme, &[id]).is_none());
-        assert!(cache.people(&dt(), &[id]).is_some(), "the other tenant's row stays");
+        assert!(
+            cache.people(&dt(), &[id]).is_some(),
+            "the other tenant's row stays"
+        );
     }
 }

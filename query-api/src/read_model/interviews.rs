@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::viewer::Viewer;
 use super::{ReadModel, ReadModelError, read_through, sql};
+use crate::viewer::Viewer;
 
 /// One row of `rm.interviews`.
 #[derive(Debug, Clone, sqlx::FromRow)]

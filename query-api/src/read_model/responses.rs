@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use moka::sync::Cache;
 use domain::Tenant;
+use moka::sync::Cache;
 use uuid::Uuid;
 
 /// A row an answer was made from.
@@ -218,7 +218,14 @@ impl ResponseCache {
     /// Keeps `answer` to request `body` of `tenant`, made from `deps` (rows of `tenant`)
     /// under `ticket`, unless one of them changed since, a table of theirs is not
     /// tracked, or it is too large.
-    pub fn put(&self, ticket: Ticket, tenant: &Tenant, body: Bytes, deps: Vec<Dep>, answer: Answer) {
+    pub fn put(
+        &self,
+        ticket: Ticket,
+        tenant: &Tenant,
+        body: Bytes,
+        deps: Vec<Dep>,
+        answer: Answer,
+    ) {
         let tracked = deps.iter().all(|d| match d {
             Dep::Interview(_) => self.interviews,
             Dep::Person(_) => self.people,
@@ -314,11 +321,20 @@ mod tests {
         let t = c.ticket().expect("on");
         let deps = vec![Dep::Interview(i), Dep::Person(p)];
         c.put(t, &dt(), Bytes::from_static(b"q"), deps, answer("a"));
-        assert_eq!(c.get(&dt(), &Bytes::from_static(b"q")).expect("kept").body, "a");
+        assert_eq!(
+            c.get(&dt(), &Bytes::from_static(b"q")).expect("kept").body,
+            "a"
+        );
         c.invalidate(Dep::Person(other));
-        assert!(c.get(&dt(), &Bytes::from_static(b"q")).is_some(), "another row changed");
+        assert!(
+            c.get(&dt(), &Bytes::from_static(b"q")).is_some(),
+            "another row changed"
+        );
         c.invalidate(Dep::Person(p));
-        assert!(c.get(&dt(), &Bytes::from_static(b"q")).is_none(), "its person changed");
+        assert!(
+            c.get(&dt(), &Bytes::from_static(b"q")).is_none(),
+            "its person changed"
+        );
         assert_eq!(c.stats().held, 0);
     }
 
@@ -328,7 +344,9 @@ mod tests {
         let i = Uuid::new_v4();
         let t = c.ticket().expect("on");
         c.invalidate(Dep::Interview(i));
-        c.put(t, &dt(),
+        c.put(
+            t,
+            &dt(),
             Bytes::from_static(b"q"),
             vec![Dep::Interview(i)],
             answer("old"),
@@ -336,12 +354,17 @@ mod tests {
         assert!(c.get(&dt(), &Bytes::from_static(b"q")).is_none());
         let t = c.ticket().expect("on");
         c.clear();
-        c.put(t, &dt(),
+        c.put(
+            t,
+            &dt(),
             Bytes::from_static(b"q"),
             vec![Dep::Interview(i)],
             answer("old"),
         );
-        assert!(c.get(&dt(), &Bytes::from_static(b"q")).is_none(), "made before a clear");
+        assert!(
+            c.get(&dt(), &Bytes::from_static(b"q")).is_none(),
+            "made before a clear"
+        );
     }
 
     #[test]
@@ -351,14 +374,22 @@ mod tests {
         c.switch(true);
         let t = c.ticket().expect("on");
         let p = Uuid::new_v4();
-        c.put(t, &dt(),
+        c.put(
+            t,
+            &dt(),
             Bytes::from_static(b"q"),
             vec![Dep::Person(p)],
             answer("a"),
         );
-        assert!(c.get(&dt(), &Bytes::from_static(b"q")).is_none(), "people are not tracked");
+        assert!(
+            c.get(&dt(), &Bytes::from_static(b"q")).is_none(),
+            "people are not tracked"
+        );
         c.put(t, &dt(), Bytes::from_static(b"q"), vec![], answer("a"));
-        assert!(c.get(&dt(), &Bytes::from_static(b"q")).is_none(), "read no row at all");
+        assert!(
+            c.get(&dt(), &Bytes::from_static(b"q")).is_none(),
+            "read no row at all"
+        );
         c.switch(false);
         assert!(c.ticket().is_none());
     }
@@ -370,14 +401,22 @@ mod tests {
         for n in 0..50 {
             let t = c.ticket().expect("on");
             let key = Bytes::from(format!("q{n}"));
-            c.put(t, &dt(), key, vec![Dep::Interview(Uuid::new_v4())], answer("a"));
+            c.put(
+                t,
+                &dt(),
+                key,
+                vec![Dep::Interview(Uuid::new_v4())],
+                answer("a"),
+            );
             assert!(c.stats().held <= 10);
         }
         let c = ResponseCache::new(10, 64, true, true);
         c.switch(true);
         for n in 0..5 {
             let t = c.ticket().expect("on");
-            c.put(t, &dt(),
+            c.put(
+                t,
+                &dt(),
                 Bytes::from(format!("q{n}")),
                 vec![Dep::Interview(Uuid::new_v4())],
                 answer(&"x".repeat(30)),

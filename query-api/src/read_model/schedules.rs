@@ -11,8 +11,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use crate::viewer::Viewer;
 use super::{ReadModel, ReadModelError, read_through, sql};
+use crate::viewer::Viewer;
 
 /// One merged availability window.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

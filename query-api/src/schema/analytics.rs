@@ -141,7 +141,10 @@ impl Analytics {
         to: Date,
     ) -> QueryResult<Vec<DailyInterviewStats>> {
         check_dates(from, to)?;
-        let rows = query_ctx(ctx).read_model().daily(viewer(ctx), from.0, to.0).await?;
+        let rows = query_ctx(ctx)
+            .read_model()
+            .daily(viewer(ctx), from.0, to.0)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| DailyInterviewStats {
@@ -182,7 +185,9 @@ impl Analytics {
     ) -> QueryResult<Vec<InterviewerLoad>> {
         check_instants(from, to)?;
         let read_model = query_ctx(ctx).read_model();
-        let rows = read_model.interviewer_load(viewer(ctx), from.0, to.0).await?;
+        let rows = read_model
+            .interviewer_load(viewer(ctx), from.0, to.0)
+            .await?;
         // Everyone in one statement rather than one load per row.
         let mut people: HashMap<Uuid, PersonRow> = HashMap::new();
         if ctx.look_ahead().field("interviewer").exists() && !rows.is_empty() {

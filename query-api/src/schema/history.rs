@@ -2,8 +2,8 @@
 
 use async_graphql::SimpleObject;
 use chrono::Utc;
-use domain::{Aggregate, DomainEvent, InterviewAggregate};
 use domain::interview::{self, InterviewEvent};
+use domain::{Aggregate, DomainEvent, InterviewAggregate};
 use infra::{AnyEventStore, EventStore, RecordedEvent, StoreError};
 use uuid::Uuid;
 

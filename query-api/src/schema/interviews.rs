@@ -143,6 +143,9 @@ impl InterviewConnection {
 
     /// Every interview matching the filter, across all pages.
     async fn total_count(&self) -> QueryResult<i32> {
-        Ok(int(self.read_model.interviews_count(&self.viewer, &self.filter).await?))
+        Ok(int(self
+            .read_model
+            .interviews_count(&self.viewer, &self.filter)
+            .await?))
     }
 }

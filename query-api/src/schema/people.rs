@@ -11,8 +11,8 @@ use super::prefetch::Wants;
 use super::{query_ctx, viewer};
 use crate::error::{QueryError, QueryResult};
 use crate::loaders::Loaders;
-use crate::viewer::Viewer;
 use crate::read_model::{InterviewFilter, PersonCursor, PersonRow, ReadModel};
+use crate::viewer::Viewer;
 
 const CURSOR: &str = "people";
 /// Longest `search` accepted.
@@ -156,7 +156,13 @@ impl PersonConnection {
         }
         let role_str = role.map(Role::as_str);
         let rows = read_model
-            .people_page(viewer, role_str, search.as_deref(), after.as_ref(), limit + 1)
+            .people_page(
+                viewer,
+                role_str,
+                search.as_deref(),
+                after.as_ref(),
+                limit + 1,
+            )
             .await?;
         let (rows, has_next_page) = split_page(rows, limit);
         let edges = rows

@@ -1,5 +1,6 @@
 //! A query API over a fresh database with the real projector running.
 
+use query_api::Viewer;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -115,7 +116,7 @@ impl TestApp {
     pub async fn execute(&self, query: &str, variables: Value) -> Value {
         let request = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(variables))
-            .data(self.ctx.loaders());
+            .data(self.ctx.loaders(&Viewer::default_tenant()));
         let response = self.schema().execute(request).await;
         serde_json::to_value(&response).expect("response serializes")
     }
