@@ -172,6 +172,22 @@ impl TestApp {
         (status, json)
     }
 
+    /// POSTs a GraphQL request as `viewer` (in the request's extensions, where the
+    /// authentication middleware will put it); the JSON response, failing on errors.
+    pub async fn data_as(&self, viewer: &Viewer, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables });
+        let mut request = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        request.extensions_mut().insert(viewer.clone());
+        let (status, text) = self.http(request).await;
+        let json: Value = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
+        assert_eq!(status, StatusCode::OK, "{json:#}");
+        assert!(json.get("errors").is_none(), "unexpected errors: {json:#}");
+        json["data"].clone()
+    }
+
     /// Stops the projector and drops the database.
     pub async fn stop(self) {
         self.projector.cancel();
