@@ -13,16 +13,17 @@ use uuid::Uuid;
 /// notifications in order has seen a batch's changes when it sees its position.
 pub const PROJECTION_CHANNEL: &str = "il_projection";
 
-/// NOTIFY channel: after a committed batch touched interviews, payload = the interview id
-/// (one notification per changed interview).
+/// NOTIFY channel: after a committed batch touched interviews, payload = `{tenant}.{id}`
+/// of the interview (one notification per changed interview; a bare id, as projectors
+/// sent before tenants, is the `default` tenant's).
 pub const INTERVIEW_CHANNEL: &str = "il_interview_changed";
 
-/// NOTIFY channel: after a committed batch touched people, payload = the person id (one
-/// notification per changed person).
+/// NOTIFY channel: after a committed batch touched people, payload = `{tenant}.{id}` of
+/// the person (one notification per changed person).
 pub const PERSON_CHANNEL: &str = "il_person_changed";
 
-/// NOTIFY channel: after a committed batch touched schedules, payload = the person id (one
-/// notification per person whose owner row, availability windows or bookings may have
+/// NOTIFY channel: after a committed batch touched schedules, payload = `{tenant}.{id}` of
+/// the person (one notification per person whose owner row, availability windows or bookings may have
 /// changed).
 pub const SCHEDULE_CHANNEL: &str = "il_schedule_changed";
 
@@ -42,17 +43,22 @@ pub struct ProjectionNotice {
     pub swapped: bool,
 }
 
-/// One notification of the projector: its channel and its payload, typed.
+/// The tenant of the streams of everything written before tenants existed (the same
+/// slug as `domain::DEFAULT_TENANT`; `infra` does not depend on `domain`).
+pub const DEFAULT_TENANT: &str = "default";
+
+/// One notification of the projector: its channel and its payload, typed. A change names
+/// the tenant (slug) and the id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectorNotice {
     /// A projection committed a batch ([`PROJECTION_CHANNEL`]).
     Projection(ProjectionNotice),
     /// An interview's read model changed ([`INTERVIEW_CHANNEL`]).
-    InterviewChanged(Uuid),
+    InterviewChanged(String, Uuid),
     /// A person's read model changed ([`PERSON_CHANNEL`]).
-    PersonChanged(Uuid),
+    PersonChanged(String, Uuid),
     /// A person's schedule (availability or bookings) changed ([`SCHEDULE_CHANNEL`]).
-    ScheduleChanged(Uuid),
+    ScheduleChanged(String, Uuid),
 }
 
 impl ProjectorNotice {
@@ -60,9 +66,9 @@ impl ProjectorNotice {
     pub fn channel(&self) -> &'static str {
         match self {
             ProjectorNotice::Projection(_) => PROJECTION_CHANNEL,
-            ProjectorNotice::InterviewChanged(_) => INTERVIEW_CHANNEL,
-            ProjectorNotice::PersonChanged(_) => PERSON_CHANNEL,
-            ProjectorNotice::ScheduleChanged(_) => SCHEDULE_CHANNEL,
+            ProjectorNotice::InterviewChanged(..) => INTERVIEW_CHANNEL,
+            ProjectorNotice::PersonChanged(..) => PERSON_CHANNEL,
+            ProjectorNotice::ScheduleChanged(..) => SCHEDULE_CHANNEL,
         }
     }
 
@@ -71,22 +77,41 @@ impl ProjectorNotice {
         match self {
             ProjectorNotice::Projection(notice) => serde_json::to_string(notice)
                 .expect("a struct of strings and a bool always serializes"),
-            ProjectorNotice::InterviewChanged(id)
-            | ProjectorNotice::PersonChanged(id)
-            | ProjectorNotice::ScheduleChanged(id) => id.to_string(),
+            ProjectorNotice::InterviewChanged(tenant, id)
+            | ProjectorNotice::PersonChanged(tenant, id)
+            | ProjectorNotice::ScheduleChanged(tenant, id) => format!("{tenant}.{id}"),
         }
     }
 
     /// The notice heard on `channel` with `payload`; `None` for another channel or a
-    /// malformed payload. Ids may be surrounded by whitespace.
+    /// malformed payload. Payloads may be surrounded by whitespace; a bare id is the
+    /// `default` tenant's.
     pub fn parse(channel: &str, payload: &str) -> Option<Self> {
         match channel {
-            INTERVIEW_CHANNEL => payload.trim().parse().ok().map(Self::InterviewChanged),
-            PERSON_CHANNEL => payload.trim().parse().ok().map(Self::PersonChanged),
-            SCHEDULE_CHANNEL => payload.trim().parse().ok().map(Self::ScheduleChanged),
+            INTERVIEW_CHANNEL => tenant_id(payload).map(|(t, id)| Self::InterviewChanged(t, id)),
+            PERSON_CHANNEL => tenant_id(payload).map(|(t, id)| Self::PersonChanged(t, id)),
+            SCHEDULE_CHANNEL => tenant_id(payload).map(|(t, id)| Self::ScheduleChanged(t, id)),
             PROJECTION_CHANNEL => serde_json::from_str(payload).ok().map(Self::Projection),
             _ => None,
         }
+    }
+}
+
+/// `{tenant}.{id}` or a bare `{id}` (the `default` tenant's); the tenant must be a slug
+/// (`a-z 0-9 -`, not starting with `-`).
+fn tenant_id(payload: &str) -> Option<(String, Uuid)> {
+    let payload = payload.trim();
+    match payload.split_once('.') {
+        Some((tenant, id)) => {
+            let slug = !tenant.is_empty()
+                && !tenant.starts_with('-')
+                && tenant
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            slug.then_some(())?;
+            Some((tenant.to_owned(), id.parse().ok()?))
+        }
+        None => Some((DEFAULT_TENANT.to_owned(), payload.parse().ok()?)),
     }
 }
 
@@ -109,9 +134,9 @@ mod tests {
         for notice in [
             ProjectorNotice::Projection(batch(false)),
             ProjectorNotice::Projection(batch(true)),
-            ProjectorNotice::InterviewChanged(id),
-            ProjectorNotice::PersonChanged(id),
-            ProjectorNotice::ScheduleChanged(id),
+            ProjectorNotice::InterviewChanged(DEFAULT_TENANT.to_owned(), id),
+            ProjectorNotice::PersonChanged(acme(), id),
+            ProjectorNotice::ScheduleChanged(acme(), id),
         ] {
             let heard = ProjectorNotice::parse(notice.channel(), &notice.payload());
             assert_eq!(heard, Some(notice));
@@ -150,7 +175,29 @@ mod tests {
         let id = Uuid::new_v4();
         assert_eq!(
             ProjectorNotice::parse(SCHEDULE_CHANNEL, &format!(" {id}\n")),
-            Some(ProjectorNotice::ScheduleChanged(id))
+            Some(ProjectorNotice::ScheduleChanged(
+                DEFAULT_TENANT.to_owned(),
+                id
+            ))
         );
+        assert_eq!(
+            ProjectorNotice::parse(PERSON_CHANNEL, &format!("Bad.{id}")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_change_names_its_tenant() {
+        let id = Uuid::new_v4();
+        let notice = ProjectorNotice::InterviewChanged(acme(), id);
+        assert_eq!(notice.payload(), format!("acme.{id}"));
+        assert_eq!(
+            ProjectorNotice::InterviewChanged(DEFAULT_TENANT.to_owned(), id).payload(),
+            format!("default.{id}")
+        );
+    }
+
+    fn acme() -> String {
+        "acme".to_owned()
     }
 }

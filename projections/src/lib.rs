@@ -13,6 +13,7 @@ pub mod people;
 pub mod progress;
 pub mod projection;
 pub mod rebuild;
+pub mod rls;
 pub mod runtime;
 pub mod schedules;
 pub mod setup;

@@ -29,6 +29,11 @@ impl Projection for People {
         include_str!("sql/people.sql")
     }
 
+    /// 2: every table keyed by tenant first.
+    fn ddl_version(&self) -> i32 {
+        2
+    }
+
     fn tables(&self) -> &'static [&'static str] {
         &["people"]
     }
@@ -43,7 +48,7 @@ impl Projection for People {
 
     /// Every person with an event in the batch (a redelivery too: an extra notice only
     /// costs a cache miss).
-    fn changed_people(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
+    fn changed_people(&self, events: &[RecordedEvent]) -> Vec<(domain::Tenant, Uuid)> {
         aggregate_ids::<PersonEvent>(events)
     }
 }
@@ -62,16 +67,29 @@ struct PersonRow {
 
 #[instrument(name = "projection.apply", skip_all, fields(projection = "people", events = events.len()))]
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-    let AggregateEvents { events: ours, ids } = aggregate_events::<PersonEvent>(events)?;
-    if ours.is_empty() {
-        return Ok(());
+    for group in aggregate_events::<PersonEvent>(events)? {
+        apply_tenant(conn, group).await?;
     }
+    Ok(())
+}
+
+/// One tenant's events of the batch.
+async fn apply_tenant(
+    conn: &mut PgConnection,
+    group: AggregateEvents<'_>,
+) -> Result<(), ProjectionError> {
+    let AggregateEvents {
+        tenant,
+        events: ours,
+        ids,
+    } = group;
     let mut rows: HashMap<Uuid, PersonRow> = sqlx::query_as::<_, PersonRow>(
         "SELECT r.* FROM unnest($1::uuid[]) AS k(key) CROSS JOIN LATERAL (
              SELECT id, name, email, roles, timezone, version, created_at, updated_at
-             FROM people WHERE id = k.key LIMIT 1) AS r",
+             FROM people WHERE tenant = $2 AND id = k.key LIMIT 1) AS r",
     )
     .bind(&ids)
+    .bind(tenant)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -143,20 +161,25 @@ async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), 
     changed.sort_unstable();
     changed.dedup();
     let rows: Vec<&PersonRow> = changed.iter().filter_map(|id| rows.get(id)).collect();
-    upsert(conn, &rows).await
+    upsert(conn, tenant, &rows).await
 }
 
-async fn upsert(conn: &mut PgConnection, rows: &[&PersonRow]) -> Result<(), ProjectionError> {
+async fn upsert(
+    conn: &mut PgConnection,
+    tenant: &str,
+    rows: &[&PersonRow],
+) -> Result<(), ProjectionError> {
     if rows.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO people (id, name, email, roles, timezone, version, created_at, updated_at)
-         SELECT id, name, email, roles::text[], timezone, version, created_at, updated_at
+        "INSERT INTO people (tenant, id, name, email, roles, timezone, version, created_at,
+             updated_at)
+         SELECT $9, id, name, email, roles::text[], timezone, version, created_at, updated_at
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],
                      $7::timestamptz[], $8::timestamptz[])
               AS t(id, name, email, roles, timezone, version, created_at, updated_at)
-         ON CONFLICT (id) DO UPDATE SET
+         ON CONFLICT (tenant, id) DO UPDATE SET
              name = EXCLUDED.name, email = EXCLUDED.email, roles = EXCLUDED.roles,
              timezone = EXCLUDED.timezone, version = EXCLUDED.version,
              updated_at = EXCLUDED.updated_at",
@@ -177,6 +200,7 @@ async fn upsert(conn: &mut PgConnection, rows: &[&PersonRow]) -> Result<(), Proj
     .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.updated_at).collect::<Vec<_>>())
+    .bind(tenant)
     .execute(conn)
     .await?;
     Ok(())

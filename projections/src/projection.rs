@@ -1,5 +1,6 @@
 //! What a projection is to the runtime.
 
+use domain::Tenant;
 use futures::future::BoxFuture;
 use infra::RecordedEvent;
 use sqlx::PgConnection;
@@ -82,8 +83,17 @@ pub trait Projection: Send + Sync + 'static {
     /// statements separated by `;` with none inside a statement or an inline comment.
     /// A rebuild runs the `CREATE INDEX` statements only after the tables are filled.
     fn ddl(&self) -> &'static str;
-    /// The tables it owns (moved together when a rebuild swaps them in).
+    /// The tables it owns (moved together when a rebuild swaps them in). Every one has a
+    /// `tenant` column: row-level security is set up on each of them.
     fn tables(&self) -> &'static [&'static str];
+    /// The shape of its tables. When it differs from the one recorded in the projection's
+    /// checkpoint row, [`crate::prepare`] drops the tables and moves the checkpoint back
+    /// to the start of the log, so the runner rebuilds them from the events. Raise it
+    /// whenever [`Projection::ddl`] changes in a way `CREATE … IF NOT EXISTS` cannot bring
+    /// an existing database to.
+    fn ddl_version(&self) -> i32 {
+        1
+    }
     /// Applies a batch in order, inside the runtime's transaction. Events it does not care
     /// about are ignored; an event its rows already reflect (stream version not above the
     /// stored one) is skipped, and a gap in a stream's versions is a poison event.
@@ -92,17 +102,17 @@ pub trait Projection: Send + Sync + 'static {
         conn: &'a mut PgConnection,
         events: &'a [RecordedEvent],
     ) -> BoxFuture<'a, Result<(), ProjectionError>>;
-    /// The interviews whose read model a batch changes: the runtime sends one
+    /// The interviews (tenant, id) whose read model a batch changes: the runtime sends one
     /// `NOTIFY` on [`crate::INTERVIEW_CHANNEL`] per id when the batch commits. Only the
     /// projection that owns the `interviews` table answers anything.
-    fn changed_interviews(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
+    fn changed_interviews(&self, events: &[RecordedEvent]) -> Vec<(Tenant, Uuid)> {
         let _ = events;
         Vec::new()
     }
     /// The people whose `people` row a batch may change: the runtime sends one `NOTIFY`
     /// on [`crate::PERSON_CHANNEL`] per id when the batch commits, so that caches of that
     /// row drop it. Only the projection that owns the `people` table answers anything.
-    fn changed_people(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
+    fn changed_people(&self, events: &[RecordedEvent]) -> Vec<(Tenant, Uuid)> {
         let _ = events;
         Vec::new()
     }
@@ -110,7 +120,7 @@ pub trait Projection: Send + Sync + 'static {
     /// may change: the runtime sends one `NOTIFY` on [`crate::SCHEDULE_CHANNEL`] per id
     /// when the batch commits, so that caches of those schedules drop them. Only the
     /// projection that owns the schedule tables answers anything.
-    fn changed_schedules(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
+    fn changed_schedules(&self, events: &[RecordedEvent]) -> Vec<(Tenant, Uuid)> {
         let _ = events;
         Vec::new()
     }

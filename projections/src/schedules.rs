@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::support::{Step, aggregate_id, aggregate_ids, decode, next_version};
+use crate::support::{Step, aggregate_events, aggregate_ids, decode, next_version};
 use crate::{Projection, ProjectionError};
 
 /// The `schedules` projection.
@@ -29,6 +29,11 @@ impl Projection for Schedules {
 
     fn ddl(&self) -> &'static str {
         include_str!("sql/schedules.sql")
+    }
+
+    /// 2: every table keyed by tenant first.
+    fn ddl_version(&self) -> i32 {
+        2
     }
 
     fn tables(&self) -> &'static [&'static str] {
@@ -45,7 +50,7 @@ impl Projection for Schedules {
 
     /// Every person with a schedule event in the batch (a redelivery too: an extra notice
     /// only costs a cache miss).
-    fn changed_schedules(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
+    fn changed_schedules(&self, events: &[RecordedEvent]) -> Vec<(domain::Tenant, Uuid)> {
         aggregate_ids::<ScheduleEvent>(events)
     }
 }
@@ -64,25 +69,31 @@ type Slot = Option<(DateTime<Utc>, DateTime<Utc>)>;
 
 #[instrument(name = "projection.apply", skip_all, fields(projection = "schedules", events = events.len()))]
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-    let mut ours = Vec::new();
-    for event in events {
-        if let Some(id) = aggregate_id::<ScheduleEvent>(event)? {
+    for group in aggregate_events::<ScheduleEvent>(events)? {
+        let mut ours = Vec::with_capacity(group.events.len());
+        for (id, event) in group.events {
             ours.push((id, event, decode::<ScheduleEvent>(event)?));
         }
+        apply_tenant(conn, group.tenant, &group.ids, &ours).await?;
     }
-    if ours.is_empty() {
-        return Ok(());
-    }
-    let mut people: Vec<Uuid> = ours.iter().map(|(id, ..)| *id).collect();
-    people.sort_unstable();
-    people.dedup();
+    Ok(())
+}
+
+/// One tenant's events of the batch (`people`: their distinct person ids, sorted).
+async fn apply_tenant(
+    conn: &mut PgConnection,
+    tenant: &str,
+    people: &[Uuid],
+    ours: &[(Uuid, &RecordedEvent, ScheduleEvent)],
+) -> Result<(), ProjectionError> {
     let mut owners: HashMap<Uuid, Owner> = people.iter().map(|p| (*p, Owner::default())).collect();
     let stored: Vec<(Uuid, bool, i64)> = sqlx::query_as(
         "SELECT r.* FROM unnest($1::uuid[]) AS k(key) CROSS JOIN LATERAL (
              SELECT person_id, declared_availability, version FROM schedule_owners
-             WHERE person_id = k.key LIMIT 1) AS r",
+             WHERE tenant = $2 AND person_id = k.key LIMIT 1) AS r",
     )
-    .bind(&people)
+    .bind(people)
+    .bind(tenant)
     .fetch_all(&mut *conn)
     .await?;
     for (id, declared, version) in stored {
@@ -91,10 +102,10 @@ async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), 
             o.version = version as u64;
         }
     }
-    load_windows(conn, &ours, &mut owners).await?;
+    load_windows(conn, tenant, ours, &mut owners).await?;
 
     let mut bookings: BTreeMap<(Uuid, Uuid), Slot> = BTreeMap::new();
-    for (person, event, decoded) in &ours {
+    for (person, event, decoded) in ours {
         let Some(owner) = owners.get_mut(person) else {
             continue;
         };
@@ -131,7 +142,7 @@ async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), 
             }
         }
     }
-    save(conn, &owners, &bookings).await
+    save(conn, tenant, &owners, &bookings).await
 }
 
 /// Loads the stored windows of everyone whose availability the batch changes and replays
@@ -139,6 +150,7 @@ async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), 
 /// rebuilds exactly the stored set).
 async fn load_windows(
     conn: &mut PgConnection,
+    tenant: &str,
     ours: &[(Uuid, &RecordedEvent, ScheduleEvent)],
     owners: &mut HashMap<Uuid, Owner>,
 ) -> Result<(), ProjectionError> {
@@ -164,9 +176,10 @@ async fn load_windows(
     }
     let windows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
         "SELECT person_id, start_at, end_at FROM availability_windows
-         WHERE person_id = ANY($1) ORDER BY person_id, start_at",
+         WHERE tenant = $2 AND person_id = ANY($1) ORDER BY person_id, start_at",
     )
     .bind(&ids)
+    .bind(tenant)
     .fetch_all(&mut *conn)
     .await?;
     for (id, start, end) in windows {
@@ -184,6 +197,7 @@ async fn load_windows(
 
 async fn save(
     conn: &mut PgConnection,
+    tenant: &str,
     owners: &HashMap<Uuid, Owner>,
     bookings: &BTreeMap<(Uuid, Uuid), Slot>,
 ) -> Result<(), ProjectionError> {
@@ -192,14 +206,15 @@ async fn save(
     let declared: Vec<bool> = ids.iter().map(|id| owners[id].declared).collect();
     let versions: Vec<i64> = ids.iter().map(|id| owners[id].version as i64).collect();
     sqlx::query(
-        "INSERT INTO schedule_owners (person_id, declared_availability, version)
-         SELECT * FROM UNNEST($1::uuid[], $2::bool[], $3::int8[])
-         ON CONFLICT (person_id) DO UPDATE SET
+        "INSERT INTO schedule_owners (tenant, person_id, declared_availability, version)
+         SELECT $4, * FROM UNNEST($1::uuid[], $2::bool[], $3::int8[])
+         ON CONFLICT (tenant, person_id) DO UPDATE SET
              declared_availability = EXCLUDED.declared_availability, version = EXCLUDED.version",
     )
     .bind(&ids)
     .bind(&declared)
     .bind(&versions)
+    .bind(tenant)
     .execute(&mut *conn)
     .await?;
 
@@ -209,8 +224,9 @@ async fn save(
         .filter(|id| owners[id].availability_changed)
         .collect();
     if !rewritten.is_empty() {
-        sqlx::query("DELETE FROM availability_windows WHERE person_id = ANY($1)")
+        sqlx::query("DELETE FROM availability_windows WHERE tenant = $2 AND person_id = ANY($1)")
             .bind(&rewritten)
+            .bind(tenant)
             .execute(&mut *conn)
             .await?;
         let (mut who, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
@@ -225,21 +241,23 @@ async fn save(
         }
         if !who.is_empty() {
             sqlx::query(
-                "INSERT INTO availability_windows (person_id, start_at, end_at)
-                 SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::timestamptz[])",
+                "INSERT INTO availability_windows (tenant, person_id, start_at, end_at)
+                 SELECT $4, * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::timestamptz[])",
             )
             .bind(&who)
             .bind(&starts)
             .bind(&ends)
+            .bind(tenant)
             .execute(&mut *conn)
             .await?;
         }
     }
-    save_bookings(conn, bookings).await
+    save_bookings(conn, tenant, bookings).await
 }
 
 async fn save_bookings(
     conn: &mut PgConnection,
+    tenant: &str,
     bookings: &BTreeMap<(Uuid, Uuid), Slot>,
 ) -> Result<(), ProjectionError> {
     let (mut who, mut interviews, mut starts, mut ends) = (vec![], vec![], vec![], vec![]);
@@ -261,24 +279,27 @@ async fn save_bookings(
     if !gone_who.is_empty() {
         sqlx::query(
             "DELETE FROM bookings b USING UNNEST($1::uuid[], $2::uuid[]) AS g(person_id, interview_id)
-             WHERE b.person_id = g.person_id AND b.interview_id = g.interview_id",
+             WHERE b.tenant = $3 AND b.person_id = g.person_id AND b.interview_id = g.interview_id",
         )
         .bind(&gone_who)
         .bind(&gone_interviews)
+        .bind(tenant)
         .execute(&mut *conn)
         .await?;
     }
     if !who.is_empty() {
         sqlx::query(
-            "INSERT INTO bookings (person_id, interview_id, start_at, end_at)
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[])
-             ON CONFLICT (person_id, interview_id) DO UPDATE SET
+            "INSERT INTO bookings (tenant, person_id, interview_id, start_at, end_at)
+             SELECT $5, * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[],
+                 $4::timestamptz[])
+             ON CONFLICT (tenant, person_id, interview_id) DO UPDATE SET
                  start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at",
         )
         .bind(&who)
         .bind(&interviews)
         .bind(&starts)
         .bind(&ends)
+        .bind(tenant)
         .execute(conn)
         .await?;
     }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use infra::Position;
 use sqlx::{PgConnection, PgPool};
 
+use crate::rls;
 use crate::runtime::checkpoint::from_columns;
 use crate::support::script;
 use crate::{MIGRATOR, Projection, READ_SCHEMA};
@@ -161,17 +162,65 @@ pub async fn prepare_with(
         .execute(&mut *tx)
         .await?;
     migrate(&mut tx).await?;
+    script(&mut tx, &rls::role_sql(READ_SCHEMA)).await?;
     for p in projections {
+        reset_if_reshaped(&mut tx, p.as_ref()).await?;
         create_tables(&mut tx, p.as_ref(), READ_SCHEMA, Ddl::All).await?;
         sqlx::query(
-            "INSERT INTO projection_checkpoints (name, state) VALUES ($1, 'stopped')
+            "INSERT INTO projection_checkpoints (name, state, ddl_version)
+             VALUES ($1, 'stopped', $2)
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(p.name())
+        .bind(p.ddl_version())
         .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// When the tables of `projection` in [`READ_SCHEMA`] have an older shape than its DDL
+/// ([`Projection::ddl_version`] differs from the checkpoint row's), drops them and moves
+/// the checkpoint back to the start: the runner then replays the whole log into the new
+/// tables (read models are derived data; the log is the truth). Until it has caught up
+/// the query API answers from a partial read model, as after a first start.
+async fn reset_if_reshaped(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+) -> Result<(), sqlx::Error> {
+    let stored: Option<i32> =
+        sqlx::query_scalar("SELECT ddl_version FROM projection_checkpoints WHERE name = $1")
+            .bind(projection.name())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let wanted = projection.ddl_version();
+    let Some(stored) = stored.filter(|v| *v != wanted) else {
+        return Ok(());
+    };
+    let mut sql = String::new();
+    for table in projection.tables() {
+        sql.push_str(&format!(
+            "DROP TABLE IF EXISTS \"{READ_SCHEMA}\".\"{table}\" CASCADE;\n"
+        ));
+    }
+    script(&mut *conn, &sql).await?;
+    sqlx::query(
+        "UPDATE projection_checkpoints SET position_major = NULL, position_minor = NULL,
+             state = 'stopped', lag_events = 0, events_applied = 0, last_error = NULL,
+             ddl_version = $2, updated_at = now()
+         WHERE name = $1",
+    )
+    .bind(projection.name())
+    .bind(wanted)
+    .execute(&mut *conn)
+    .await?;
+    tracing::warn!(
+        projection = projection.name(),
+        from = stored,
+        to = wanted,
+        "read model tables have an old shape: dropped, to be rebuilt from the log"
+    );
     Ok(())
 }
 
@@ -226,6 +275,11 @@ pub(crate) async fn create_tables(
         if wanted {
             sql.push_str(&statement);
             sql.push_str(";\n");
+        }
+    }
+    if part != Ddl::Indexes {
+        for table in projection.tables() {
+            sql.push_str(&rls::table_sql(table));
         }
     }
     sql.push_str("SET LOCAL search_path TO DEFAULT");

@@ -1,5 +1,6 @@
 //! Small helpers shared by the read models.
 
+use domain::tenant::{Tenant, parse_stream};
 use domain::{DecodeError, DomainEvent};
 use infra::RecordedEvent;
 use serde::de::DeserializeOwned;
@@ -20,51 +21,75 @@ pub(crate) fn decode<E: DomainEvent + DeserializeOwned>(
     })
 }
 
-/// The aggregate id in a stream name `{prefix}{uuid}`, if the stream has the prefix of
-/// `E`'s aggregate ([`DomainEvent::STREAM_PREFIX`]). A stream with the prefix but no
-/// valid id is poison.
+/// The tenant and aggregate id in a stream name `{prefix}[{tenant}.]{uuid}`
+/// ([`domain::tenant::parse_stream`]), if the stream has the prefix of `E`'s aggregate
+/// ([`DomainEvent::STREAM_PREFIX`]). The stream name is the authority for the tenant:
+/// events written before tenants existed have none in their metadata and are the
+/// `default` tenant's. A stream with the prefix but no valid `[tenant.]uuid` is poison.
 pub(crate) fn aggregate_id<E: DomainEvent>(
     event: &RecordedEvent,
-) -> Result<Option<Uuid>, ProjectionError> {
-    let Some(rest) = event.stream_id.strip_prefix(E::STREAM_PREFIX) else {
-        return Ok(None);
-    };
-    Uuid::parse_str(rest)
-        .map(Some)
-        .map_err(|_| ProjectionError::poison(event, "stream name does not end in a UUID"))
+) -> Result<Option<(&str, Uuid)>, ProjectionError> {
+    match parse_stream(E::STREAM_PREFIX, &event.stream_id) {
+        None => Ok(None),
+        Some(Ok(found)) => Ok(Some(found)),
+        Some(Err(_)) => Err(ProjectionError::poison(
+            event,
+            "stream name is not {prefix}[{tenant}.]{uuid}",
+        )),
+    }
 }
 
-/// The events of a batch that belong to `E`'s aggregates.
+/// The events of a batch that belong to `E`'s aggregates of one tenant.
 pub(crate) struct AggregateEvents<'a> {
+    /// The tenant (slug) of every event here.
+    pub tenant: &'a str,
     /// Each event, in batch order, with its aggregate's id.
     pub events: Vec<(Uuid, &'a RecordedEvent)>,
     /// The distinct aggregate ids, sorted.
     pub ids: Vec<Uuid>,
 }
 
-/// The events of `E`'s aggregates in `events`; a stream with `E`'s prefix but no valid
-/// id is poison.
+/// The events of `E`'s aggregates in `events`, one group per tenant (in the order each
+/// tenant first appears; within a group, batch order). Tenants share nothing, so
+/// applying group after group gives the rows a batch-order apply would. A stream with
+/// `E`'s prefix but no valid name is poison.
 pub(crate) fn aggregate_events<E: DomainEvent>(
     events: &[RecordedEvent],
-) -> Result<AggregateEvents<'_>, ProjectionError> {
-    let mut ours = Vec::new();
+) -> Result<Vec<AggregateEvents<'_>>, ProjectionError> {
+    let mut groups: Vec<AggregateEvents<'_>> = Vec::new();
     for event in events {
-        if let Some(id) = aggregate_id::<E>(event)? {
-            ours.push((id, event));
-        }
+        let Some((tenant, id)) = aggregate_id::<E>(event)? else {
+            continue;
+        };
+        let group = match groups.iter().position(|g| g.tenant == tenant) {
+            Some(i) => &mut groups[i],
+            None => {
+                groups.push(AggregateEvents {
+                    tenant,
+                    events: Vec::new(),
+                    ids: Vec::new(),
+                });
+                let last = groups.len() - 1;
+                &mut groups[last]
+            }
+        };
+        group.events.push((id, event));
+        group.ids.push(id);
     }
-    let mut ids: Vec<Uuid> = ours.iter().map(|(id, _)| *id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(AggregateEvents { events: ours, ids })
+    for group in &mut groups {
+        group.ids.sort_unstable();
+        group.ids.dedup();
+    }
+    Ok(groups)
 }
 
-/// The distinct ids of `E`'s aggregates that have events in `events` (for the runtime's
-/// change notices; a malformed stream name is the apply's poison to report).
-pub(crate) fn aggregate_ids<E: DomainEvent>(events: &[RecordedEvent]) -> Vec<Uuid> {
-    let mut ids: Vec<Uuid> = events
+/// The distinct `(tenant, id)` of `E`'s aggregates that have events in `events` (for the
+/// runtime's change notices; a malformed stream name is the apply's poison to report).
+pub(crate) fn aggregate_ids<E: DomainEvent>(events: &[RecordedEvent]) -> Vec<(Tenant, Uuid)> {
+    let mut ids: Vec<(Tenant, Uuid)> = events
         .iter()
         .filter_map(|e| aggregate_id::<E>(e).ok().flatten())
+        .filter_map(|(tenant, id)| Tenant::parse(tenant).ok().map(|t| (t, id)))
         .collect();
     ids.sort_unstable();
     ids.dedup();

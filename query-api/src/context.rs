@@ -9,6 +9,7 @@ use crate::loaders::Loaders;
 use crate::notify::Notices;
 use crate::read_model::{CacheCapacity, ReadModel, RowCache};
 use crate::schema::Limits;
+use crate::viewer::Viewer;
 
 /// The query side's handles: read model, event store (for `history` / `asOf`) and the
 /// shared notification listener. Cheap to clone.
@@ -70,9 +71,9 @@ impl QueryContext {
         self.limits
     }
 
-    /// Fresh DataLoaders, for one request or one WebSocket connection.
-    pub fn loaders(&self) -> Loaders {
-        Loaders::new(&self.read_model)
+    /// Fresh DataLoaders, for one request or one WebSocket connection of `viewer`.
+    pub fn loaders(&self, viewer: &Viewer) -> Loaders {
+        Loaders::new(&self.read_model, viewer)
     }
 
     /// Waits until the notification listener has its LISTEN in place.

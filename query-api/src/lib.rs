@@ -10,6 +10,10 @@
 //!   (graphql-transport-ws), `/health/live`, `/health/ready`, `/metrics`.
 //! - Reads go through [`read_model`] (typed SQL over schema `rm`), batched per request by
 //!   [`loaders`]; `history` and `asOf` read the event store.
+//! - Every read is made for a [`Viewer`] (taken from the request's extensions, the
+//!   `default` tenant when absent) and sees only its tenant's rows: each statement filters
+//!   by tenant and runs as role `interview_ledger_reader` under row-level security with
+//!   `app.tenant` set for its transaction; every cache is keyed by tenant.
 //! - `X-Min-Position` waits for the projections ([`consistency`]); subscriptions and
 //!   those waits wake on the projector's NOTIFYs through one shared listener ([`notify`]).
 //!
@@ -42,8 +46,10 @@ mod metrics;
 pub mod notify;
 pub mod read_model;
 pub mod schema;
+pub mod viewer;
 
 pub use app::{QueryApi, QueryApiError, Settings, shutdown_signal};
 pub use context::QueryContext;
 pub use http::{AppState, HttpLimits, router};
 pub use schema::{Limits, QuerySchema, schema, sdl};
+pub use viewer::Viewer;

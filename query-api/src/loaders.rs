@@ -18,11 +18,14 @@ use uuid::Uuid;
 use crate::read_model::{
     CompetencyRow, Dep, FeedbackRow, InterviewRow, PersonRow, ReadModel, ReadModelError, Reads,
 };
+use crate::viewer::Viewer;
 
-/// The loaders of one request (or one WebSocket connection).
+/// The loaders of one request (or one WebSocket connection): they read for its
+/// [`Viewer`] only.
 #[derive(Clone)]
 pub struct Loaders {
     read_model: ReadModel,
+    viewer: Viewer,
     /// The rows read by id through [`Loaders::interview`], [`Loaders::person`] and
     /// [`Loaders::people`], when asked to keep track ([`Loaders::tracking_reads`]).
     reads: Option<Arc<Reads>>,
@@ -37,17 +40,23 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    /// Fresh loaders reading through `read_model`.
-    pub fn new(read_model: &ReadModel) -> Self {
-        let rm = || read_model.clone();
+    /// Fresh loaders reading through `read_model` for `viewer`.
+    pub fn new(read_model: &ReadModel, viewer: &Viewer) -> Self {
+        let rm = || (read_model.clone(), viewer.clone());
         Loaders {
             read_model: read_model.clone(),
+            viewer: viewer.clone(),
             reads: None,
             people: Arc::new(DataLoader::new(PersonLoader(rm()), tokio::spawn)),
             interviews: Arc::new(DataLoader::new(InterviewLoader(rm()), tokio::spawn)),
             feedback: Arc::new(DataLoader::new(FeedbackLoader(rm()), tokio::spawn)),
             competencies: Arc::new(DataLoader::new(CompetencyLoader(rm()), tokio::spawn)),
         }
+    }
+
+    /// Whom they read for.
+    pub fn viewer(&self) -> &Viewer {
+        &self.viewer
     }
 
     /// These loaders, keeping track of what is read (for one request's answer to be
@@ -72,7 +81,11 @@ impl Loaders {
     /// The interview `id`: from the row cache if held, else through the loader.
     pub async fn interview(&self, id: Uuid) -> Result<Option<InterviewRow>, Arc<ReadModelError>> {
         self.note([Dep::Interview(id)]);
-        if let Some(row) = self.read_model.cache().and_then(|c| c.interview(id)) {
+        if let Some(row) = self
+            .read_model
+            .cache()
+            .and_then(|c| c.interview(&self.viewer.tenant, id))
+        {
             return Ok(Some(row));
         }
         self.interviews.load_one(id).await
@@ -81,7 +94,11 @@ impl Loaders {
     /// The person `id`: from the row cache if held, else through the loader.
     pub async fn person(&self, id: Uuid) -> Result<Option<PersonRow>, Arc<ReadModelError>> {
         self.note([Dep::Person(id)]);
-        if let Some(mut rows) = self.read_model.cache().and_then(|c| c.people(&[id])) {
+        if let Some(mut rows) = self
+            .read_model
+            .cache()
+            .and_then(|c| c.people(&self.viewer.tenant, &[id]))
+        {
             return Ok(rows.pop());
         }
         self.people.load_one(id).await
@@ -94,7 +111,11 @@ impl Loaders {
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, PersonRow>, Arc<ReadModelError>> {
         self.note(ids.iter().copied().map(Dep::Person));
-        if let Some(rows) = self.read_model.cache().and_then(|c| c.people(ids)) {
+        if let Some(rows) = self
+            .read_model
+            .cache()
+            .and_then(|c| c.people(&self.viewer.tenant, ids))
+        {
             return Ok(rows.into_iter().map(|r| (r.id, r)).collect());
         }
         self.people.load_many(ids.iter().copied()).await
@@ -104,33 +125,33 @@ impl Loaders {
 type Batch<K, V> = Result<HashMap<K, V>, Arc<ReadModelError>>;
 
 /// Loads people by id.
-pub struct PersonLoader(ReadModel);
+pub struct PersonLoader((ReadModel, Viewer));
 
 impl Loader<Uuid> for PersonLoader {
     type Value = PersonRow;
     type Error = Arc<ReadModelError>;
 
     async fn load(&self, keys: &[Uuid]) -> Batch<Uuid, PersonRow> {
-        let rows = self.0.people_by_ids(keys).await?;
+        let rows = self.0.0.people_by_ids(&self.0.1, keys).await?;
         Ok(rows.into_iter().map(|r| (r.id, r)).collect())
     }
 }
 
 /// Loads interviews by id.
-pub struct InterviewLoader(ReadModel);
+pub struct InterviewLoader((ReadModel, Viewer));
 
 impl Loader<Uuid> for InterviewLoader {
     type Value = InterviewRow;
     type Error = Arc<ReadModelError>;
 
     async fn load(&self, keys: &[Uuid]) -> Batch<Uuid, InterviewRow> {
-        let rows = self.0.interviews_by_ids(keys).await?;
+        let rows = self.0.0.interviews_by_ids(&self.0.1, keys).await?;
         Ok(rows.into_iter().map(|r| (r.id, r)).collect())
     }
 }
 
 /// Loads the feedback of interviews; every key gets a list, empty when none.
-pub struct FeedbackLoader(ReadModel);
+pub struct FeedbackLoader((ReadModel, Viewer));
 
 impl Loader<Uuid> for FeedbackLoader {
     type Value = Vec<FeedbackRow>;
@@ -139,7 +160,7 @@ impl Loader<Uuid> for FeedbackLoader {
     async fn load(&self, keys: &[Uuid]) -> Batch<Uuid, Vec<FeedbackRow>> {
         let mut out: HashMap<Uuid, Vec<FeedbackRow>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in self.0.feedback_for(keys).await? {
+        for row in self.0.0.feedback_for(&self.0.1, keys).await? {
             out.entry(row.interview_id).or_default().push(row);
         }
         Ok(out)
@@ -147,7 +168,7 @@ impl Loader<Uuid> for FeedbackLoader {
 }
 
 /// Loads the competency scores of feedbacks; every key gets a list, empty when none.
-pub struct CompetencyLoader(ReadModel);
+pub struct CompetencyLoader((ReadModel, Viewer));
 
 impl Loader<(Uuid, Uuid)> for CompetencyLoader {
     type Value = Vec<CompetencyRow>;
@@ -156,7 +177,7 @@ impl Loader<(Uuid, Uuid)> for CompetencyLoader {
     async fn load(&self, keys: &[(Uuid, Uuid)]) -> Batch<(Uuid, Uuid), Vec<CompetencyRow>> {
         let mut out: HashMap<(Uuid, Uuid), Vec<CompetencyRow>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in self.0.competencies_for(keys).await? {
+        for row in self.0.0.competencies_for(&self.0.1, keys).await? {
             out.entry((row.interview_id, row.interviewer_id))
                 .or_default()
                 .push(row);

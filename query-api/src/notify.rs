@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::Tenant;
 use infra::Position;
 use infra::notify::ProjectorNotice;
 use sqlx::PgPool;
@@ -33,24 +34,26 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub enum Notice {
     /// A projection committed a batch.
     Projection(ProjectionNotice),
-    /// An interview's read model changed.
-    InterviewChanged(Uuid),
-    /// A person's read model changed.
-    PersonChanged(Uuid),
-    /// A person's schedule (availability or bookings) changed.
-    ScheduleChanged(Uuid),
+    /// An interview's read model changed: its tenant and id.
+    InterviewChanged(Tenant, Uuid),
+    /// A person's read model changed: their tenant and id.
+    PersonChanged(Tenant, Uuid),
+    /// A person's schedule (availability or bookings) changed: their tenant and id.
+    ScheduleChanged(Tenant, Uuid),
     /// The listener (re)connected: anything may have changed while it was away.
     Resync,
 }
 
-impl From<ProjectorNotice> for Notice {
-    fn from(notice: ProjectorNotice) -> Self {
-        match notice {
+impl Notice {
+    /// The projector's notice, typed; `None` when its tenant is not a slug.
+    fn from_projector(notice: ProjectorNotice) -> Option<Self> {
+        let tenant = |t: String| Tenant::parse(&t).ok();
+        Some(match notice {
             ProjectorNotice::Projection(n) => Notice::Projection(n),
-            ProjectorNotice::InterviewChanged(id) => Notice::InterviewChanged(id),
-            ProjectorNotice::PersonChanged(id) => Notice::PersonChanged(id),
-            ProjectorNotice::ScheduleChanged(id) => Notice::ScheduleChanged(id),
-        }
+            ProjectorNotice::InterviewChanged(t, id) => Notice::InterviewChanged(tenant(t)?, id),
+            ProjectorNotice::PersonChanged(t, id) => Notice::PersonChanged(tenant(t)?, id),
+            ProjectorNotice::ScheduleChanged(t, id) => Notice::ScheduleChanged(tenant(t)?, id),
+        })
     }
 }
 
@@ -208,12 +211,12 @@ async fn connect(pool: &PgPool, cache: Option<&RowCache>) -> Result<PgListener, 
 /// malformed payloads are logged and dropped (a malformed id empties that table of the
 /// cache, since it cannot say which row changed).
 fn dispatch(out: &Out, channel: &str, payload: &str) {
-    let notice = ProjectorNotice::parse(channel, payload).map(Notice::from);
+    let notice = ProjectorNotice::parse(channel, payload).and_then(Notice::from_projector);
     if let Some(cache) = &out.cache {
         match &notice {
-            Some(Notice::InterviewChanged(id)) => cache.invalidate_interview(*id),
-            Some(Notice::PersonChanged(id)) => cache.invalidate_person(*id),
-            Some(Notice::ScheduleChanged(id)) => cache.invalidate_schedule(*id),
+            Some(Notice::InterviewChanged(tenant, id)) => cache.invalidate_interview(tenant, *id),
+            Some(Notice::PersonChanged(tenant, id)) => cache.invalidate_person(tenant, *id),
+            Some(Notice::ScheduleChanged(tenant, id)) => cache.invalidate_schedule(tenant, *id),
             Some(Notice::Projection(n)) => {
                 if n.swapped {
                     cache.invalidate_projection(&n.name);
@@ -274,9 +277,16 @@ mod tests {
             r#"{"name":"people","position":"6-0","state":"live","swapped":true}"#,
         );
         dispatch(&out, PROJECTION_CHANNEL, "{");
-        assert_eq!(rx.try_recv().ok(), Some(Notice::InterviewChanged(id)));
-        assert_eq!(rx.try_recv().ok(), Some(Notice::PersonChanged(id)));
-        assert_eq!(rx.try_recv().ok(), Some(Notice::ScheduleChanged(id)));
+        let home = Tenant::default_tenant;
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(Notice::InterviewChanged(home(), id))
+        );
+        assert_eq!(rx.try_recv().ok(), Some(Notice::PersonChanged(home(), id)));
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(Notice::ScheduleChanged(home(), id))
+        );
         assert_eq!(
             rx.try_recv().ok(),
             Some(Notice::Projection(ProjectionNotice {

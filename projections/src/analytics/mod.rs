@@ -38,6 +38,11 @@ impl Projection for Analytics {
         include_str!("../sql/analytics.sql")
     }
 
+    /// 2: every table keyed by tenant first.
+    fn ddl_version(&self) -> i32 {
+        2
+    }
+
     fn tables(&self) -> &'static [&'static str] {
         &[
             "analytics_interviews",
@@ -59,11 +64,23 @@ impl Projection for Analytics {
 
 #[instrument(name = "projection.apply", skip_all, fields(projection = "analytics", events = events.len()))]
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-    let AggregateEvents { events: ours, ids } = aggregate_events::<InterviewEvent>(events)?;
-    if ours.is_empty() {
-        return Ok(());
+    for group in aggregate_events::<InterviewEvent>(events)? {
+        apply_tenant(conn, group).await?;
     }
-    let mut facts: HashMap<Uuid, Fact> = write::load(conn, &ids)
+    Ok(())
+}
+
+/// One tenant's events of the batch: its facts, and its aggregates.
+async fn apply_tenant(
+    conn: &mut PgConnection,
+    group: AggregateEvents<'_>,
+) -> Result<(), ProjectionError> {
+    let AggregateEvents {
+        tenant,
+        events: ours,
+        ids,
+    } = group;
+    let mut facts: HashMap<Uuid, Fact> = write::load(conn, tenant, &ids)
         .await?
         .into_iter()
         .map(|f| (f.id, f))
@@ -78,5 +95,5 @@ async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), 
     changed.sort_unstable();
     changed.dedup();
     let changed: Vec<&Fact> = changed.iter().filter_map(|id| facts.get(id)).collect();
-    write::save(conn, &changed, &deltas).await
+    write::save(conn, tenant, &changed, &deltas).await
 }

@@ -34,6 +34,11 @@ impl Projection for Interviews {
         include_str!("../sql/interviews.sql")
     }
 
+    /// 2: every table keyed by tenant first.
+    fn ddl_version(&self) -> i32 {
+        2
+    }
+
     fn tables(&self) -> &'static [&'static str] {
         &[
             "interviews",
@@ -51,18 +56,30 @@ impl Projection for Interviews {
         Box::pin(apply(conn, events))
     }
 
-    fn changed_interviews(&self, events: &[RecordedEvent]) -> Vec<Uuid> {
+    fn changed_interviews(&self, events: &[RecordedEvent]) -> Vec<(domain::Tenant, Uuid)> {
         aggregate_ids::<InterviewEvent>(events)
     }
 }
 
 #[instrument(name = "projection.apply", skip_all, fields(projection = "interviews", events = events.len()))]
 async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-    let AggregateEvents { events: ours, ids } = aggregate_events::<InterviewEvent>(events)?;
-    if ours.is_empty() {
-        return Ok(());
+    for group in aggregate_events::<InterviewEvent>(events)? {
+        apply_tenant(conn, group).await?;
     }
-    let mut rows: HashMap<Uuid, InterviewRow> = write::load(conn, &ids)
+    Ok(())
+}
+
+/// One tenant's events of the batch.
+async fn apply_tenant(
+    conn: &mut PgConnection,
+    group: AggregateEvents<'_>,
+) -> Result<(), ProjectionError> {
+    let AggregateEvents {
+        tenant,
+        events: ours,
+        ids,
+    } = group;
+    let mut rows: HashMap<Uuid, InterviewRow> = write::load(conn, tenant, &ids)
         .await?
         .into_iter()
         .map(|r| (r.id, r))
@@ -71,5 +88,5 @@ async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), 
     for (id, event) in ours {
         fold::apply_event(&mut rows, &mut changes, id, event)?;
     }
-    write::save(conn, &rows, &changes).await
+    write::save(conn, tenant, &rows, &changes).await
 }

@@ -14,6 +14,7 @@ use crate::support::array_literal;
 /// held a few thousand rows, about 1 ms a batch.
 pub(super) async fn load(
     conn: &mut PgConnection,
+    tenant: &str,
     ids: &[Uuid],
 ) -> Result<Vec<InterviewRow>, ProjectionError> {
     Ok(sqlx::query_as::<_, InterviewRow>(
@@ -23,9 +24,10 @@ pub(super) async fn load(
                     actual_duration_seconds, cancellation_reason, no_show_reason,
                     decision_outcome, decided_by, decision_reason, decided_at,
                     transcript_segments, version, created_at, updated_at
-             FROM interviews WHERE id = k.key LIMIT 1) AS r",
+             FROM interviews WHERE tenant = $2 AND id = k.key LIMIT 1) AS r",
     )
     .bind(ids)
+    .bind(tenant)
     .fetch_all(conn)
     .await?)
 }
@@ -33,6 +35,7 @@ pub(super) async fn load(
 /// Writes the changed interview rows and the batch's feedback, scores and segments.
 pub(super) async fn save(
     conn: &mut PgConnection,
+    tenant: &str,
     rows: &HashMap<Uuid, InterviewRow>,
     changes: &Changes,
 ) -> Result<(), ProjectionError> {
@@ -40,14 +43,15 @@ pub(super) async fn save(
     changed.sort_unstable();
     changed.dedup();
     let changed: Vec<&InterviewRow> = changed.iter().filter_map(|id| rows.get(id)).collect();
-    upsert_interviews(conn, &changed).await?;
-    upsert_feedback(conn, changes).await?;
-    insert_segments(conn, changes).await?;
+    upsert_interviews(conn, tenant, &changed).await?;
+    upsert_feedback(conn, tenant, changes).await?;
+    insert_segments(conn, tenant, changes).await?;
     Ok(())
 }
 
 async fn upsert_interviews(
     conn: &mut PgConnection,
+    tenant: &str,
     rows: &[&InterviewRow],
 ) -> Result<(), ProjectionError> {
     if rows.is_empty() {
@@ -59,12 +63,12 @@ async fn upsert_interviews(
         };
     }
     sqlx::query(
-        "INSERT INTO interviews (id, candidate_id, interviewer_ids, position, kind, status,
+        "INSERT INTO interviews (tenant, id, candidate_id, interviewer_ids, position, kind, status,
              starts_at, ends_at, duration_minutes, location, started_at, completed_at,
              actual_duration_seconds, cancellation_reason, no_show_reason, decision_outcome,
              decided_by, decision_reason, decided_at, transcript_segments, version,
              created_at, updated_at)
-         SELECT id, candidate_id, interviewer_ids::uuid[], position, kind, status,
+         SELECT $24, id, candidate_id, interviewer_ids::uuid[], position, kind, status,
              starts_at, ends_at, duration_minutes, location, started_at, completed_at,
              actual_duration_seconds, cancellation_reason, no_show_reason, decision_outcome,
              decided_by, decision_reason, decided_at, transcript_segments, version,
@@ -79,7 +83,7 @@ async fn upsert_interviews(
              actual_duration_seconds, cancellation_reason, no_show_reason, decision_outcome,
              decided_by, decision_reason, decided_at, transcript_segments, version,
              created_at, updated_at)
-         ON CONFLICT (id) DO UPDATE SET
+         ON CONFLICT (tenant, id) DO UPDATE SET
              candidate_id = EXCLUDED.candidate_id, interviewer_ids = EXCLUDED.interviewer_ids,
              position = EXCLUDED.position, kind = EXCLUDED.kind, status = EXCLUDED.status,
              starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
@@ -120,6 +124,7 @@ async fn upsert_interviews(
     .bind(col!(version))
     .bind(col!(created_at))
     .bind(col!(updated_at))
+    .bind(tenant)
     .execute(conn)
     .await?;
     Ok(())
@@ -127,6 +132,7 @@ async fn upsert_interviews(
 
 async fn upsert_feedback(
     conn: &mut PgConnection,
+    tenant: &str,
     changes: &Changes,
 ) -> Result<(), ProjectionError> {
     if changes.feedback.is_empty() {
@@ -140,9 +146,10 @@ async fn upsert_feedback(
     }
     let f: Vec<_> = feedback.into_values().collect();
     sqlx::query(
-        "INSERT INTO feedback (interview_id, interviewer_id, rating, notes, submitted_at)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::text[], $5::timestamptz[])
-         ON CONFLICT (interview_id, interviewer_id) DO UPDATE SET
+        "INSERT INTO feedback (tenant, interview_id, interviewer_id, rating, notes, submitted_at)
+         SELECT $6, * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::text[],
+             $5::timestamptz[])
+         ON CONFLICT (tenant, interview_id, interviewer_id) DO UPDATE SET
              rating = EXCLUDED.rating, notes = EXCLUDED.notes,
              submitted_at = EXCLUDED.submitted_at",
     )
@@ -151,6 +158,7 @@ async fn upsert_feedback(
     .bind(f.iter().map(|r| r.rating).collect::<Vec<_>>())
     .bind(f.iter().map(|r| r.notes.as_deref()).collect::<Vec<_>>())
     .bind(f.iter().map(|r| r.submitted_at).collect::<Vec<_>>())
+    .bind(tenant)
     .execute(&mut *conn)
     .await?;
     if changes.scores.is_empty() {
@@ -162,9 +170,10 @@ async fn upsert_feedback(
     }
     let s: Vec<_> = scores.into_values().collect();
     sqlx::query(
-        "INSERT INTO competency_scores (interview_id, interviewer_id, ordinal, name, score)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::text[], $5::int4[])
-         ON CONFLICT (interview_id, interviewer_id, ordinal) DO UPDATE SET
+        "INSERT INTO competency_scores (tenant, interview_id, interviewer_id, ordinal, name,
+             score)
+         SELECT $6, * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[], $4::text[], $5::int4[])
+         ON CONFLICT (tenant, interview_id, interviewer_id, ordinal) DO UPDATE SET
              name = EXCLUDED.name, score = EXCLUDED.score",
     )
     .bind(s.iter().map(|r| r.interview_id).collect::<Vec<_>>())
@@ -172,6 +181,7 @@ async fn upsert_feedback(
     .bind(s.iter().map(|r| r.ordinal).collect::<Vec<_>>())
     .bind(s.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
     .bind(s.iter().map(|r| r.score).collect::<Vec<_>>())
+    .bind(tenant)
     .execute(conn)
     .await?;
     Ok(())
@@ -179,6 +189,7 @@ async fn upsert_feedback(
 
 async fn insert_segments(
     conn: &mut PgConnection,
+    tenant: &str,
     changes: &Changes,
 ) -> Result<(), ProjectionError> {
     let s = &changes.segments;
@@ -186,9 +197,11 @@ async fn insert_segments(
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO transcript_segments (interview_id, seq, speaker_id, start_ms, end_ms, text)
-         SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::uuid[], $4::int8[], $5::int8[], $6::text[])
-         ON CONFLICT (interview_id, seq) DO UPDATE SET
+        "INSERT INTO transcript_segments (tenant, interview_id, seq, speaker_id, start_ms,
+             end_ms, text)
+         SELECT $7, * FROM UNNEST($1::uuid[], $2::int4[], $3::uuid[], $4::int8[], $5::int8[],
+             $6::text[])
+         ON CONFLICT (tenant, interview_id, seq) DO UPDATE SET
              speaker_id = EXCLUDED.speaker_id, start_ms = EXCLUDED.start_ms,
              end_ms = EXCLUDED.end_ms, text = EXCLUDED.text",
     )
@@ -198,6 +211,7 @@ async fn insert_segments(
     .bind(s.iter().map(|r| r.start_ms).collect::<Vec<_>>())
     .bind(s.iter().map(|r| r.end_ms).collect::<Vec<_>>())
     .bind(s.iter().map(|r| r.text.as_str()).collect::<Vec<_>>())
+    .bind(tenant)
     .execute(conn)
     .await?;
     Ok(())

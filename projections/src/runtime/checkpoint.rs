@@ -155,11 +155,11 @@ pub(crate) async fn fail(
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Changes<'a> {
     /// Interviews whose read model changed ([`crate::INTERVIEW_CHANNEL`]).
-    pub interviews: &'a [uuid::Uuid],
+    pub interviews: &'a [(domain::Tenant, uuid::Uuid)],
     /// People whose row changed ([`crate::PERSON_CHANNEL`]).
-    pub people: &'a [uuid::Uuid],
+    pub people: &'a [(domain::Tenant, uuid::Uuid)],
     /// People whose schedule changed ([`crate::SCHEDULE_CHANNEL`]).
-    pub schedules: &'a [uuid::Uuid],
+    pub schedules: &'a [(domain::Tenant, uuid::Uuid)],
     /// A rebuild swapped the projection's tables in: anything of it may have changed.
     pub swapped: bool,
 }
@@ -185,21 +185,18 @@ pub(crate) async fn notify(
     let notices = changes
         .interviews
         .iter()
-        .copied()
-        .map(ProjectorNotice::InterviewChanged)
+        .map(|(t, id)| ProjectorNotice::InterviewChanged(t.to_string(), *id))
         .chain(
             changes
                 .people
                 .iter()
-                .copied()
-                .map(ProjectorNotice::PersonChanged),
+                .map(|(t, id)| ProjectorNotice::PersonChanged(t.to_string(), *id)),
         )
         .chain(
             changes
                 .schedules
                 .iter()
-                .copied()
-                .map(ProjectorNotice::ScheduleChanged),
+                .map(|(t, id)| ProjectorNotice::ScheduleChanged(t.to_string(), *id)),
         )
         .chain([ProjectorNotice::Projection(batch)]);
     let (channels, payloads): (Vec<&str>, Vec<String>) =

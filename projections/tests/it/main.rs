@@ -11,4 +11,5 @@ mod people;
 mod replay;
 mod runtime;
 mod schedules;
+mod tenants;
 mod world;

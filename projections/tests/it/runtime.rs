@@ -70,7 +70,7 @@ async fn batches_notify_listeners_and_stopping_shows_in_status_and_metrics() {
             .expect("a notification in time")
             .expect("notification");
         if n.channel() == INTERVIEW_CHANNEL {
-            assert_eq!(n.payload(), id.to_string());
+            assert_eq!(n.payload(), format!("default.{id}"));
             saw_interview = true;
         } else {
             let payload: serde_json::Value = serde_json::from_str(n.payload()).expect("json");

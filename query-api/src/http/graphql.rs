@@ -3,6 +3,7 @@
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Data, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{RawQuery, State, WebSocketUpgrade};
@@ -14,13 +15,31 @@ use super::AppState;
 use crate::consistency::{MIN_POSITION_HEADER, parse_min_position, wait_for_position};
 use crate::error::{coded, codes};
 use crate::read_model::{Answer, ResponseCache};
+use crate::viewer::Viewer;
+
+/// Whom a request reads for: the [`Viewer`] the authentication middleware put into the
+/// request's extensions, else the `default` tenant's.
+fn viewer_of(viewer: Option<Extension<Viewer>>) -> Viewer {
+    viewer.map_or_else(Viewer::default_tenant, |Extension(v)| v)
+}
+
+/// The GraphQL request `request` made for `viewer`: its viewer and loaders in the data.
+fn for_viewer(
+    state: &AppState,
+    viewer: &Viewer,
+    request: async_graphql::Request,
+) -> async_graphql::Request {
+    request.data(viewer.clone()).data(state.ctx.loaders(viewer))
+}
 
 /// A single GraphQL request as a JSON body.
 pub async fn graphql_post(
     State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let viewer = viewer_of(viewer);
     let body = match body {
         Ok(b) => b,
         Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
@@ -65,7 +84,7 @@ pub async fn graphql_post(
         if let Err(refused) = wait(&state, &headers).await {
             return answer(&state, None, started, refused);
         }
-        if let Some(hit) = responses.get(&body) {
+        if let Some(hit) = responses.get(&viewer.tenant, &body) {
             state.metrics.observe(
                 hit.operation.as_deref(),
                 started.elapsed().as_secs_f64(),
@@ -79,8 +98,10 @@ pub async fn graphql_post(
     }
     match serde_json::from_slice::<async_graphql::Request>(&body) {
         Ok(request) => match responses {
-            Some(responses) => execute_and_keep(&state, responses, body, request, started).await,
-            None => execute(&state, &headers, request).await,
+            Some(responses) => {
+                execute_and_keep(&state, &viewer, responses, body, request, started).await
+            }
+            None => execute(&state, &viewer, &headers, request).await,
         },
         Err(e) => refuse(
             &state,
@@ -96,11 +117,13 @@ pub async fn graphql_post(
 /// A query in the URL: `?query=…&operationName=…&variables=…`.
 pub async fn graphql_get(
     State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let viewer = viewer_of(viewer);
     match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
-        Ok(request) => execute(&state, &headers, request).await,
+        Ok(request) => execute(&state, &viewer, &headers, request).await,
         Err(e) => refuse(
             &state,
             StatusCode::BAD_REQUEST,
@@ -112,15 +135,19 @@ pub async fn graphql_get(
     }
 }
 
-/// Subscriptions over `graphql-transport-ws` (and the older `graphql-ws`).
+/// Subscriptions over `graphql-transport-ws` (and the older `graphql-ws`). The whole
+/// connection reads for the viewer of its upgrade request.
 pub async fn graphql_ws(
     State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let viewer = viewer_of(viewer);
     let schema = state.schema.clone();
     let mut data = Data::default();
-    data.insert(state.ctx.loaders());
+    data.insert(state.ctx.loaders(&viewer));
+    data.insert(viewer);
     let shutdown = state.shutdown.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -139,6 +166,7 @@ pub async fn graphql_ws(
 #[tracing::instrument(name = "query_api.graphql", skip_all, fields(operation = request.operation_name.as_deref().unwrap_or("anonymous")))]
 async fn execute(
     state: &AppState,
+    viewer: &Viewer,
     headers: &HeaderMap,
     request: async_graphql::Request,
 ) -> Response {
@@ -147,7 +175,7 @@ async fn execute(
     if let Err(refused) = wait(state, headers).await {
         return answer(state, operation.as_deref(), started, refused);
     }
-    let response = run(state, request.data(state.ctx.loaders())).await;
+    let response = run(state, for_viewer(state, viewer, request)).await;
     answer(state, operation.as_deref(), started, response)
 }
 
@@ -155,6 +183,7 @@ async fn execute(
 /// `responses` under `body` if it may be kept ([`crate::read_model::ResponseCache`]).
 async fn execute_and_keep(
     state: &AppState,
+    viewer: &Viewer,
     responses: &ResponseCache,
     body: Bytes,
     request: async_graphql::Request,
@@ -162,11 +191,11 @@ async fn execute_and_keep(
 ) -> Response {
     let operation = request.operation_name.clone();
     let Some(ticket) = responses.ticket() else {
-        let response = run(state, request.data(state.ctx.loaders())).await;
+        let response = run(state, for_viewer(state, viewer, request)).await;
         return answer(state, operation.as_deref(), started, response);
     };
-    let (loaders, reads) = state.ctx.loaders().tracking_reads();
-    let response = run(state, request.data(loaders)).await;
+    let (loaders, reads) = state.ctx.loaders(viewer).tracking_reads();
+    let response = run(state, request.data(viewer.clone()).data(loaders)).await;
     let deps = match response.errors.is_empty() {
         true => reads.tracked(),
         false => None,
@@ -186,6 +215,7 @@ async fn execute_and_keep(
     };
     responses.put(
         ticket,
+        &viewer.tenant,
         body,
         deps,
         Answer {

@@ -25,6 +25,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use domain::Tenant;
 use infra::Position;
 use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
@@ -155,7 +156,8 @@ struct Table<V> {
     capacity: usize,
     /// A clear drops the rows with moka's `invalidate_all`, which spares one put in the
     /// same clock tick: a row is served only if read under a ticket after the last clear.
-    rows: Cache<Uuid, Filled<V>>,
+    /// Keyed by tenant and id: ids repeat across tenants, rows never do.
+    rows: Cache<(Tenant, Uuid), Filled<V>>,
     /// Fills hold it shared from their check to their insert, invalidations hold it
     /// exclusively from their mark to their removal: no insert falls in between.
     generations: RwLock<Generations>,
@@ -212,15 +214,15 @@ impl<V: Cached + Send + Sync + 'static> Table<V> {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Row `id`, unless absent or from before the last clear.
-    fn held(&self, generations: &Generations, id: &Uuid) -> Option<V> {
+    /// Row `key`, unless absent or from before the last clear.
+    fn held(&self, generations: &Generations, key: &(Tenant, Uuid)) -> Option<V> {
         self.rows
-            .get(id)
+            .get(key)
             .filter(|f| f.ticket >= generations.cleared)
             .map(|f| f.row)
     }
 
-    fn lookup(&self, ids: &[Uuid]) -> Lookup<V> {
+    fn lookup(&self, tenant: &Tenant, ids: &[Uuid]) -> Lookup<V> {
         let generations = self.read();
         if !generations.on || self.capacity == 0 {
             self.misses.fetch_add(ids.len() as u64, Ordering::Relaxed);
@@ -233,7 +235,7 @@ impl<V: Cached + Send + Sync + 'static> Table<V> {
         let mut found = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         for id in ids {
-            match self.held(&generations, id) {
+            match self.held(&generations, &(tenant.clone(), *id)) {
                 Some(row) => found.push(row),
                 None => missing.push(*id),
             }
@@ -250,19 +252,23 @@ impl<V: Cached + Send + Sync + 'static> Table<V> {
 
     /// Every row of `ids` if all are held (counted as hits); otherwise `None`, counting
     /// nothing (the caller then reads through [`Table::lookup`]).
-    fn all(&self, ids: &[Uuid]) -> Option<Vec<V>> {
+    fn all(&self, tenant: &Tenant, ids: &[Uuid]) -> Option<Vec<V>> {
         let generations = self.read();
         if !generations.on {
             return None;
         }
-        let rows: Option<Vec<V>> = ids.iter().map(|id| self.held(&generations, id)).collect();
+        let rows: Option<Vec<V>> = ids
+            .iter()
+            .map(|id| self.held(&generations, &(tenant.clone(), *id)))
+            .collect();
         if rows.is_some() {
             self.hits.fetch_add(ids.len() as u64, Ordering::Relaxed);
         }
         rows
     }
 
-    fn fill(&self, ticket: Ticket, rows: &[V]) {
+    /// Puts `rows`, all of `tenant` (as read for it).
+    fn fill(&self, ticket: Ticket, tenant: &Tenant, rows: &[V]) {
         let Ticket(Some(taken)) = ticket else {
             return;
         };
@@ -275,18 +281,21 @@ impl<V: Cached + Send + Sync + 'static> Table<V> {
         }
         for row in rows {
             let id = row.key();
-            if generations.stripes[stripe(id)] <= taken && self.held(&generations, &id).is_none() {
+            let key = (tenant.clone(), id);
+            if generations.stripes[stripe(id)] <= taken && self.held(&generations, &key).is_none() {
                 let row = row.clone();
-                self.rows.insert(id, Filled { row, ticket: taken });
+                self.rows.insert(key, Filled { row, ticket: taken });
             }
         }
     }
 
-    fn invalidate(&self, id: Uuid) {
+    /// Drops row `(tenant, id)`. The stripes go by id alone: the same id of another
+    /// tenant is refused once more than needed, never served.
+    fn invalidate(&self, tenant: &Tenant, id: Uuid) {
         let mut generations = self.write();
         generations.seq += 1;
         generations.stripes[stripe(id)] = generations.seq;
-        if self.rows.remove(&id).is_some() {
+        if self.rows.remove(&(tenant.clone(), id)).is_some() {
             self.invalidations.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -395,21 +404,22 @@ impl RowCache {
         self.responses.clear();
     }
 
-    /// The interview `id` changed.
-    pub fn invalidate_interview(&self, id: Uuid) {
-        self.interviews.invalidate(id);
+    /// The interview `id` of `tenant` changed. (Whole answers are dropped by id alone:
+    /// they are kept per tenant, so this only ever drops more than needed.)
+    pub fn invalidate_interview(&self, tenant: &Tenant, id: Uuid) {
+        self.interviews.invalidate(tenant, id);
         self.responses.invalidate(Dep::Interview(id));
     }
 
-    /// The person `id` changed.
-    pub fn invalidate_person(&self, id: Uuid) {
-        self.people.invalidate(id);
+    /// The person `id` of `tenant` changed.
+    pub fn invalidate_person(&self, tenant: &Tenant, id: Uuid) {
+        self.people.invalidate(tenant, id);
         self.responses.invalidate(Dep::Person(id));
     }
 
-    /// The schedule (owner row, windows or bookings) of person `id` changed.
-    pub fn invalidate_schedule(&self, id: Uuid) {
-        self.schedules.invalidate(id);
+    /// The schedule (owner row, windows or bookings) of person `id` of `tenant` changed.
+    pub fn invalidate_schedule(&self, tenant: &Tenant, id: Uuid) {
+        self.schedules.invalidate(tenant, id);
     }
 
     /// Every row of projection `name` may have changed (its tables were swapped).
@@ -478,39 +488,42 @@ impl RowCache {
     }
 
     /// Like [`RowCache::lookup_interviews`], for whole schedules by person id.
-    pub fn lookup_schedules(&self, ids: &[Uuid]) -> Lookup<Arc<PersonSchedule>> {
-        self.schedules.lookup(ids)
+    pub fn lookup_schedules(&self, tenant: &Tenant, ids: &[Uuid]) -> Lookup<Arc<PersonSchedule>> {
+        self.schedules.lookup(tenant, ids)
     }
 
     /// Like [`RowCache::fill_interviews`], for whole schedules.
-    pub fn fill_schedules(&self, ticket: Ticket, rows: &[Arc<PersonSchedule>]) {
-        self.schedules.fill(ticket, rows);
+    pub fn fill_schedules(&self, ticket: Ticket, tenant: &Tenant, rows: &[Arc<PersonSchedule>]) {
+        self.schedules.fill(ticket, tenant, rows);
     }
 
-    /// The interviews of `ids` held, the ids to read, and the ticket to put what is
-    /// read with [`RowCache::fill_interviews`]. Take it before the `SELECT` starts.
-    pub fn lookup_interviews(&self, ids: &[Uuid]) -> Lookup<InterviewRow> {
-        self.interviews.lookup(ids)
+    /// The interviews of `tenant` with `ids` held, the ids to read, and the ticket to put
+    /// what is read with [`RowCache::fill_interviews`]. Take it before the `SELECT` starts.
+    pub fn lookup_interviews(&self, tenant: &Tenant, ids: &[Uuid]) -> Lookup<InterviewRow> {
+        self.interviews.lookup(tenant, ids)
     }
 
-    /// Puts rows read after `ticket` was taken, unless they may have changed since.
-    pub fn fill_interviews(&self, ticket: Ticket, rows: &[InterviewRow]) {
-        self.interviews.fill(ticket, rows);
+    /// Puts rows of `tenant` read after `ticket` was taken, unless they may have changed
+    /// since.
+    pub fn fill_interviews(&self, ticket: Ticket, tenant: &Tenant, rows: &[InterviewRow]) {
+        self.interviews.fill(ticket, tenant, rows);
     }
 
     /// Like [`RowCache::lookup_interviews`], for people.
-    pub fn lookup_people(&self, ids: &[Uuid]) -> Lookup<PersonRow> {
-        self.people.lookup(ids)
+    pub fn lookup_people(&self, tenant: &Tenant, ids: &[Uuid]) -> Lookup<PersonRow> {
+        self.people.lookup(tenant, ids)
     }
 
     /// Like [`RowCache::fill_interviews`], for people.
-    pub fn fill_people(&self, ticket: Ticket, rows: &[PersonRow]) {
-        self.people.fill(ticket, rows);
+    pub fn fill_people(&self, ticket: Ticket, tenant: &Tenant, rows: &[PersonRow]) {
+        self.people.fill(ticket, tenant, rows);
     }
 
-    /// The interview `id` if held.
-    pub fn interview(&self, id: Uuid) -> Option<InterviewRow> {
-        self.interviews.all(&[id]).and_then(|mut rows| rows.pop())
+    /// The interview `id` of `tenant` if held.
+    pub fn interview(&self, tenant: &Tenant, id: Uuid) -> Option<InterviewRow> {
+        self.interviews
+            .all(tenant, &[id])
+            .and_then(|mut rows| rows.pop())
     }
 
     /// The cache of whole answers made from these rows.
@@ -518,9 +531,9 @@ impl RowCache {
         &self.responses
     }
 
-    /// Every person of `ids` if all are held.
-    pub fn people(&self, ids: &[Uuid]) -> Option<Vec<PersonRow>> {
-        self.people.all(ids)
+    /// Every person of `tenant` with `ids` if all are held.
+    pub fn people(&self, tenant: &Tenant, ids: &[Uuid]) -> Option<Vec<PersonRow>> {
+        self.people.all(tenant, ids)
     }
 }
 
@@ -552,6 +565,10 @@ mod tests {
         cache
     }
 
+    fn dt() -> Tenant {
+        Tenant::default_tenant()
+    }
+
     fn names(rows: &[PersonRow]) -> Vec<&str> {
         rows.iter().map(|r| r.name.as_str()).collect()
     }
@@ -560,51 +577,57 @@ mod tests {
     fn off_it_serves_and_takes_nothing() {
         let cache = RowCache::new(CacheCapacity::default());
         let id = Uuid::new_v4();
-        let lookup = cache.lookup_people(&[id]);
+        let lookup = cache.lookup_people(&dt(), &[id]);
         assert_eq!(lookup.missing, vec![id]);
-        cache.fill_people(lookup.ticket, &[person(id, "Ann")]);
-        assert!(cache.people(&[id]).is_none());
+        cache.fill_people(lookup.ticket, &dt(), &[person(id, "Ann")]);
+        assert!(cache.people(&dt(), &[id]).is_none());
         cache.switch_on(HashMap::new());
-        cache.fill_people(lookup.ticket, &[person(id, "Ann")]);
+        cache.fill_people(lookup.ticket, &dt(), &[person(id, "Ann")]);
         assert!(
-            cache.people(&[id]).is_none(),
+            cache.people(&dt(), &[id]).is_none(),
             "a ticket taken while off is refused after"
         );
-        let lookup = cache.lookup_people(&[id]);
-        cache.fill_people(lookup.ticket, &[person(id, "Ann")]);
-        assert_eq!(cache.people(&[id]).as_deref().map(names), Some(vec!["Ann"]));
+        let lookup = cache.lookup_people(&dt(), &[id]);
+        cache.fill_people(lookup.ticket, &dt(), &[person(id, "Ann")]);
+        assert_eq!(
+            cache.people(&dt(), &[id]).as_deref().map(names),
+            Some(vec!["Ann"])
+        );
         cache.switch_off();
-        assert!(cache.people(&[id]).is_none(), "off empties it");
+        assert!(cache.people(&dt(), &[id]).is_none(), "off empties it");
     }
 
     #[test]
     fn a_row_read_before_an_invalidation_is_not_kept() {
         let cache = on(10);
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let before = cache.lookup_people(&[a, b]).ticket;
-        cache.invalidate_person(a);
-        cache.fill_people(before, &[person(a, "Old A"), person(b, "B")]);
-        assert!(cache.people(&[a]).is_none(), "A changed after the ticket");
+        let before = cache.lookup_people(&dt(), &[a, b]).ticket;
+        cache.invalidate_person(&dt(), a);
+        cache.fill_people(before, &dt(), &[person(a, "Old A"), person(b, "B")]);
+        assert!(
+            cache.people(&dt(), &[a]).is_none(),
+            "A changed after the ticket"
+        );
         if stripe(a) != stripe(b) {
-            assert!(cache.people(&[b]).is_some(), "B did not change");
+            assert!(cache.people(&dt(), &[b]).is_some(), "B did not change");
         }
         cache.clear();
-        let after_clear = cache.lookup_people(&[a]).ticket;
-        cache.fill_people(before, &[person(b, "B")]);
+        let after_clear = cache.lookup_people(&dt(), &[a]).ticket;
+        cache.fill_people(before, &dt(), &[person(b, "B")]);
         cache.invalidate_projection("people");
-        cache.fill_people(after_clear, &[person(a, "A")]);
-        assert!(cache.people(&[a]).is_none() && cache.people(&[b]).is_none());
+        cache.fill_people(after_clear, &dt(), &[person(a, "A")]);
+        assert!(cache.people(&dt(), &[a]).is_none() && cache.people(&dt(), &[b]).is_none());
     }
 
     #[test]
     fn an_invalidation_drops_a_held_row() {
         let cache = on(10);
         let id = Uuid::new_v4();
-        let t = cache.lookup_people(&[id]).ticket;
-        cache.fill_people(t, &[person(id, "Ann")]);
-        assert!(cache.people(&[id]).is_some());
-        cache.invalidate_person(id);
-        assert!(cache.people(&[id]).is_none());
+        let t = cache.lookup_people(&dt(), &[id]).ticket;
+        cache.fill_people(t, &dt(), &[person(id, "Ann")]);
+        assert!(cache.people(&dt(), &[id]).is_some());
+        cache.invalidate_person(&dt(), id);
+        assert!(cache.people(&dt(), &[id]).is_none());
         assert_eq!(cache.people_stats().invalidations, 1);
     }
 
@@ -613,14 +636,48 @@ mod tests {
         let cache = on(4);
         let ids: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
         for (i, id) in ids.iter().enumerate() {
-            let t = cache.lookup_people(&[*id]).ticket;
-            cache.fill_people(t, &[person(*id, &format!("P{i}"))]);
+            let t = cache.lookup_people(&dt(), &[*id]).ticket;
+            cache.fill_people(t, &dt(), &[person(*id, &format!("P{i}"))]);
             // The first one is read all the time.
-            assert!(cache.people(&ids[..1]).is_some(), "after {i}");
+            assert!(cache.people(&dt(), &ids[..1]).is_some(), "after {i}");
         }
         let stats = cache.people_stats();
         assert_eq!(stats.entries, 4);
         assert_eq!(stats.evictions, 6);
-        assert!(cache.people(&ids[9..]).is_some(), "the newest is there");
+        assert!(
+            cache.people(&dt(), &ids[9..]).is_some(),
+            "the newest is there"
+        );
+    }
+
+    #[test]
+    fn a_row_of_one_tenant_is_never_served_to_another() {
+        let cache = on(10);
+        let acme = Tenant::parse("acme").expect("a slug");
+        let id = Uuid::new_v4();
+        let ticket = cache.lookup_people(&acme, &[id]).ticket;
+        cache.fill_people(ticket, &acme, &[person(id, "Acme's")]);
+        assert!(cache.people(&acme, &[id]).is_some());
+        assert!(
+            cache.people(&dt(), &[id]).is_none(),
+            "same id, other tenant"
+        );
+        let other = cache.lookup_people(&dt(), &[id]);
+        assert_eq!(other.missing, vec![id]);
+        cache.fill_people(other.ticket, &dt(), &[person(id, "Default's")]);
+        assert_eq!(
+            cache.people(&dt(), &[id]).as_deref().map(names),
+            Some(vec!["Default's"])
+        );
+        assert_eq!(
+            cache.people(&acme, &[id]).as_deref().map(names),
+            Some(vec!["Acme's"])
+        );
+        cache.invalidate_person(&acme, id);
+        assert!(cache.people(&acme, &[id]).is_none());
+        assert!(
+            cache.people(&dt(), &[id]).is_some(),
+            "the other tenant's row stays"
+        );
     }
 }

@@ -6,6 +6,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{ReadModel, ReadModelError, read_through, sql};
+use crate::viewer::Viewer;
 
 /// One row of `rm.interviews`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -125,8 +126,9 @@ const COLUMNS: &str = "id, candidate_id, interviewer_ids, position, kind, status
      updated_at";
 
 /// Appends ` AND <condition>` for every narrowing part of `filter`.
-fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &InterviewFilter) {
-    qb.push(" WHERE TRUE");
+fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, viewer: &Viewer, filter: &InterviewFilter) {
+    qb.push(" WHERE tenant = ")
+        .push_bind(viewer.tenant.as_str().to_owned());
     if let Some(statuses) = &filter.statuses {
         qb.push(" AND status = ANY(")
             .push_bind(statuses.clone())
@@ -169,24 +171,33 @@ impl ReadModel {
     /// cache from memory, the others in one statement, which then go into the cache.
     pub async fn interviews_by_ids(
         &self,
+        viewer: &Viewer,
         ids: &[Uuid],
     ) -> Result<Vec<InterviewRow>, ReadModelError> {
         let Some(cache) = self.cache() else {
-            return self.select_interviews(ids).await;
+            return self.select_interviews(viewer, ids).await;
         };
+        let tenant = &viewer.tenant;
         read_through(
-            cache.lookup_interviews(ids),
-            async |missing| self.select_interviews(missing).await,
-            |ticket, rows| cache.fill_interviews(ticket, rows),
+            cache.lookup_interviews(tenant, ids),
+            async |missing| self.select_interviews(viewer, missing).await,
+            |ticket, rows| cache.fill_interviews(ticket, tenant, rows),
         )
         .await
     }
 
-    async fn select_interviews(&self, ids: &[Uuid]) -> Result<Vec<InterviewRow>, ReadModelError> {
-        let sql_text = format!("SELECT {COLUMNS} FROM rm.interviews WHERE id = ANY($1)");
+    async fn select_interviews(
+        &self,
+        viewer: &Viewer,
+        ids: &[Uuid],
+    ) -> Result<Vec<InterviewRow>, ReadModelError> {
+        let mut tx = self.reader(viewer, "interviews_by_ids").await?;
+        let sql_text =
+            format!("SELECT {COLUMNS} FROM rm.interviews WHERE tenant = $2 AND id = ANY($1)");
         sqlx::query_as(&sql_text)
             .bind(ids)
-            .fetch_all(self.db())
+            .bind(viewer.tenant.as_str())
+            .fetch_all(&mut *tx)
             .await
             .map_err(sql("interviews_by_ids"))
     }
@@ -194,13 +205,15 @@ impl ReadModel {
     /// Up to `limit` interviews matching `filter`, keyset-paged on `(starts_at, id)`.
     pub async fn interviews_page(
         &self,
+        viewer: &Viewer,
         filter: &InterviewFilter,
         order: SortOrder,
         after: Option<&InterviewCursor>,
         limit: i64,
     ) -> Result<Vec<InterviewRow>, ReadModelError> {
+        let mut tx = self.reader(viewer, "interviews_page").await?;
         let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM rm.interviews"));
-        push_filter(&mut qb, filter);
+        push_filter(&mut qb, viewer, filter);
         let (cmp, dir) = match order {
             SortOrder::Asc => (">", "ASC"),
             SortOrder::Desc => ("<", "DESC"),
@@ -215,17 +228,22 @@ impl ReadModel {
         qb.push(format!(" ORDER BY starts_at {dir}, id {dir} LIMIT "))
             .push_bind(limit);
         qb.build_query_as()
-            .fetch_all(self.db())
+            .fetch_all(&mut *tx)
             .await
             .map_err(sql("interviews_page"))
     }
 
     /// How many interviews match `filter`.
-    pub async fn interviews_count(&self, filter: &InterviewFilter) -> Result<i64, ReadModelError> {
+    pub async fn interviews_count(
+        &self,
+        viewer: &Viewer,
+        filter: &InterviewFilter,
+    ) -> Result<i64, ReadModelError> {
+        let mut tx = self.reader(viewer, "interviews_count").await?;
         let mut qb = QueryBuilder::new("SELECT count(*) FROM rm.interviews");
-        push_filter(&mut qb, filter);
+        push_filter(&mut qb, viewer, filter);
         qb.build_query_scalar()
-            .fetch_one(self.db())
+            .fetch_one(&mut *tx)
             .await
             .map_err(sql("interviews_count"))
     }
@@ -233,15 +251,18 @@ impl ReadModel {
     /// Feedback of these interviews, oldest first.
     pub async fn feedback_for(
         &self,
+        viewer: &Viewer,
         interview_ids: &[Uuid],
     ) -> Result<Vec<FeedbackRow>, ReadModelError> {
+        let mut tx = self.reader(viewer, "feedback_for").await?;
         sqlx::query_as(
             "SELECT interview_id, interviewer_id, rating, notes, submitted_at \
-             FROM rm.feedback WHERE interview_id = ANY($1) \
+             FROM rm.feedback WHERE tenant = $2 AND interview_id = ANY($1) \
              ORDER BY submitted_at, interviewer_id",
         )
         .bind(interview_ids)
-        .fetch_all(self.db())
+        .bind(viewer.tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(sql("feedback_for"))
     }
@@ -249,19 +270,23 @@ impl ReadModel {
     /// Competency scores of these `(interview, interviewer)` feedbacks, in given order.
     pub async fn competencies_for(
         &self,
+        viewer: &Viewer,
         keys: &[(Uuid, Uuid)],
     ) -> Result<Vec<CompetencyRow>, ReadModelError> {
+        let mut tx = self.reader(viewer, "competencies_for").await?;
         let (interviews, interviewers): (Vec<Uuid>, Vec<Uuid>) = keys.iter().copied().unzip();
         sqlx::query_as(
             "SELECT c.interview_id, c.interviewer_id, c.name, c.score \
              FROM rm.competency_scores c \
              JOIN unnest($1::uuid[], $2::uuid[]) AS k(interview_id, interviewer_id) \
                ON c.interview_id = k.interview_id AND c.interviewer_id = k.interviewer_id \
+             WHERE c.tenant = $3 \
              ORDER BY c.interview_id, c.interviewer_id, c.ordinal",
         )
         .bind(interviews)
         .bind(interviewers)
-        .fetch_all(self.db())
+        .bind(viewer.tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(sql("competencies_for"))
     }

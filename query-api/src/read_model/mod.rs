@@ -18,7 +18,16 @@ mod transcripts;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::viewer::Viewer;
+
+/// The role every read of tenant data runs as (created by `projections::prepare`, which
+/// sets up row-level security for it on every read-model table).
+pub const READER_ROLE: &str = "interview_ledger_reader";
+
+/// The setting row-level security reads the tenant from.
+pub const TENANT_SETTING: &str = "app.tenant";
 
 pub use analytics::{CompetencyStatRow, DailyRow, FunnelRow, HourRow, LoadRow};
 pub use cache::{CacheCapacity, Lookup, RowCache, STRIPES, TableStats, Ticket};
@@ -96,10 +105,33 @@ impl ReadModel {
         self.statements.load(Ordering::Relaxed)
     }
 
-    /// Counts one statement and hands out the pool to run it on.
+    /// Counts one statement and hands out the pool to run it on (for what is no
+    /// tenant's: checkpoints, the ping).
     fn db(&self) -> &PgPool {
         self.statements.fetch_add(1, Ordering::Relaxed);
         &self.pool
+    }
+
+    /// Counts one statement and opens the transaction to run it in, reading as
+    /// `viewer`'s tenant: role [`READER_ROLE`], [`TENANT_SETTING`] set, both `LOCAL` to the
+    /// transaction, sent with its `BEGIN` in one round trip. Row-level security then
+    /// hides every other tenant's rows even from a statement that forgot to filter.
+    ///
+    /// Drop it instead of committing (it only read): sqlx queues the `ROLLBACK` and sends
+    /// it with the round trip that returns the connection to the pool, which waits for
+    /// it, so no role or tenant outlives the transaction on a pooled connection.
+    async fn reader(
+        &self,
+        viewer: &Viewer,
+        query: &'static str,
+    ) -> Result<Transaction<'static, Postgres>, ReadModelError> {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        // A tenant is a slug (a-z, 0-9, '-'): nothing in it needs quoting.
+        let begin = format!(
+            "BEGIN READ ONLY; SET LOCAL ROLE {READER_ROLE}; SET LOCAL {TENANT_SETTING} = '{}'",
+            viewer.tenant.as_str()
+        );
+        self.pool.begin_with(begin).await.map_err(sql(query))
     }
 
     /// Whether the database answers.

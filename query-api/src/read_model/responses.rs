@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
+use domain::Tenant;
 use moka::sync::Cache;
 use uuid::Uuid;
 
@@ -133,7 +134,9 @@ impl Generations {
 /// cleared with it.
 pub struct ResponseCache {
     generations: Mutex<Generations>,
-    answers: Cache<Bytes, Arc<Entry>>,
+    /// Keyed by the viewer's tenant and the request body: the same request of another
+    /// tenant is another answer.
+    answers: Cache<(Tenant, Bytes), Arc<Entry>>,
     /// Answers held at most (0: none).
     capacity: usize,
     /// Which kinds of rows the row cache tracks (an answer from an untracked table is
@@ -159,8 +162,8 @@ impl ResponseCache {
         // moka bounds one weight: an answer weighs its bytes (key and body), and at least
         // an equal share of the budget, so that no more than `capacity` fit either.
         let share = max_bytes.checked_div(capacity).unwrap_or(max_bytes);
-        let weight = move |key: &Bytes, entry: &Arc<Entry>| {
-            let bytes = (key.len() + entry.answer.body.len()).max(share);
+        let weight = move |key: &(Tenant, Bytes), entry: &Arc<Entry>| {
+            let bytes = (key.0.as_str().len() + key.1.len() + entry.answer.body.len()).max(share);
             u32::try_from(bytes).unwrap_or(u32::MAX)
         };
         ResponseCache {
@@ -183,17 +186,18 @@ impl ResponseCache {
         self.capacity > 0 && (self.interviews || self.people) && lock(&self.generations).on
     }
 
-    /// The kept answer to `key`, if it still holds.
-    pub fn get(&self, key: &[u8]) -> Option<Arc<Answer>> {
+    /// The kept answer to request `body` of `tenant`, if it still holds.
+    pub fn get(&self, tenant: &Tenant, body: &Bytes) -> Option<Arc<Answer>> {
         let generations = lock(&self.generations);
         if !generations.on {
             return None;
         }
-        let found = match self.answers.get(key) {
+        let key = (tenant.clone(), body.clone());
+        let found = match self.answers.get(&key) {
             None => None,
             Some(e) if generations.fresh(&e.deps, e.made) => Some(e.answer.clone()),
             Some(_) => {
-                self.answers.invalidate(key);
+                self.answers.invalidate(&key);
                 None
             }
         };
@@ -211,9 +215,17 @@ impl ResponseCache {
         (generations.on && self.capacity > 0).then_some(Ticket(generations.epoch))
     }
 
-    /// Keeps `answer` to `key`, made from `deps` under `ticket`, unless one of them
-    /// changed since, a table of theirs is not tracked, or it is too large.
-    pub fn put(&self, ticket: Ticket, key: Bytes, deps: Vec<Dep>, answer: Answer) {
+    /// Keeps `answer` to request `body` of `tenant`, made from `deps` (rows of `tenant`)
+    /// under `ticket`, unless one of them changed since, a table of theirs is not
+    /// tracked, or it is too large.
+    pub fn put(
+        &self,
+        ticket: Ticket,
+        tenant: &Tenant,
+        body: Bytes,
+        deps: Vec<Dep>,
+        answer: Answer,
+    ) {
         let tracked = deps.iter().all(|d| match d {
             Dep::Interview(_) => self.interviews,
             Dep::Person(_) => self.people,
@@ -228,7 +240,7 @@ impl ResponseCache {
         // Held until the insert is done, so that a clear cannot come between the check
         // and the insert (`get` checks again anyway; this keeps `held` honest).
         self.answers.insert(
-            key,
+            (tenant.clone(), body),
             Arc::new(Entry {
                 answer: Arc::new(answer),
                 deps: deps.into_boxed_slice(),
@@ -292,6 +304,10 @@ mod tests {
         }
     }
 
+    fn dt() -> Tenant {
+        Tenant::default_tenant()
+    }
+
     fn on() -> ResponseCache {
         let c = ResponseCache::new(100, 1 << 20, true, true);
         c.switch(true);
@@ -304,12 +320,21 @@ mod tests {
         let (i, p, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let t = c.ticket().expect("on");
         let deps = vec![Dep::Interview(i), Dep::Person(p)];
-        c.put(t, Bytes::from_static(b"q"), deps, answer("a"));
-        assert_eq!(c.get(b"q").expect("kept").body, "a");
+        c.put(t, &dt(), Bytes::from_static(b"q"), deps, answer("a"));
+        assert_eq!(
+            c.get(&dt(), &Bytes::from_static(b"q")).expect("kept").body,
+            "a"
+        );
         c.invalidate(Dep::Person(other));
-        assert!(c.get(b"q").is_some(), "another row changed");
+        assert!(
+            c.get(&dt(), &Bytes::from_static(b"q")).is_some(),
+            "another row changed"
+        );
         c.invalidate(Dep::Person(p));
-        assert!(c.get(b"q").is_none(), "its person changed");
+        assert!(
+            c.get(&dt(), &Bytes::from_static(b"q")).is_none(),
+            "its person changed"
+        );
         assert_eq!(c.stats().held, 0);
     }
 
@@ -321,20 +346,25 @@ mod tests {
         c.invalidate(Dep::Interview(i));
         c.put(
             t,
+            &dt(),
             Bytes::from_static(b"q"),
             vec![Dep::Interview(i)],
             answer("old"),
         );
-        assert!(c.get(b"q").is_none());
+        assert!(c.get(&dt(), &Bytes::from_static(b"q")).is_none());
         let t = c.ticket().expect("on");
         c.clear();
         c.put(
             t,
+            &dt(),
             Bytes::from_static(b"q"),
             vec![Dep::Interview(i)],
             answer("old"),
         );
-        assert!(c.get(b"q").is_none(), "made before a clear");
+        assert!(
+            c.get(&dt(), &Bytes::from_static(b"q")).is_none(),
+            "made before a clear"
+        );
     }
 
     #[test]
@@ -346,13 +376,20 @@ mod tests {
         let p = Uuid::new_v4();
         c.put(
             t,
+            &dt(),
             Bytes::from_static(b"q"),
             vec![Dep::Person(p)],
             answer("a"),
         );
-        assert!(c.get(b"q").is_none(), "people are not tracked");
-        c.put(t, Bytes::from_static(b"q"), vec![], answer("a"));
-        assert!(c.get(b"q").is_none(), "read no row at all");
+        assert!(
+            c.get(&dt(), &Bytes::from_static(b"q")).is_none(),
+            "people are not tracked"
+        );
+        c.put(t, &dt(), Bytes::from_static(b"q"), vec![], answer("a"));
+        assert!(
+            c.get(&dt(), &Bytes::from_static(b"q")).is_none(),
+            "read no row at all"
+        );
         c.switch(false);
         assert!(c.ticket().is_none());
     }
@@ -364,7 +401,13 @@ mod tests {
         for n in 0..50 {
             let t = c.ticket().expect("on");
             let key = Bytes::from(format!("q{n}"));
-            c.put(t, key, vec![Dep::Interview(Uuid::new_v4())], answer("a"));
+            c.put(
+                t,
+                &dt(),
+                key,
+                vec![Dep::Interview(Uuid::new_v4())],
+                answer("a"),
+            );
             assert!(c.stats().held <= 10);
         }
         let c = ResponseCache::new(10, 64, true, true);
@@ -373,6 +416,7 @@ mod tests {
             let t = c.ticket().expect("on");
             c.put(
                 t,
+                &dt(),
                 Bytes::from(format!("q{n}")),
                 vec![Dep::Interview(Uuid::new_v4())],
                 answer(&"x".repeat(30)),

@@ -12,6 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use super::{ReadModel, ReadModelError, read_through, sql};
+use crate::viewer::Viewer;
 
 /// One merged availability window.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -149,13 +150,13 @@ const BOOKING: i16 = 2;
 /// Owners who declared availability, windows and bookings of `$1` in one statement.
 const WHOLE_SQL: &str = "\
     SELECT 0::int2, person_id, NULL::uuid, NULL::timestamptz, NULL::timestamptz \
-    FROM rm.schedule_owners WHERE person_id = ANY($1) AND declared_availability \
+    FROM rm.schedule_owners WHERE tenant = $2 AND person_id = ANY($1) AND declared_availability \
     UNION ALL \
     SELECT 1::int2, person_id, NULL::uuid, start_at, end_at \
-    FROM rm.availability_windows WHERE person_id = ANY($1) \
+    FROM rm.availability_windows WHERE tenant = $2 AND person_id = ANY($1) \
     UNION ALL \
     SELECT 2::int2, person_id, interview_id, start_at, end_at \
-    FROM rm.bookings WHERE person_id = ANY($1)";
+    FROM rm.bookings WHERE tenant = $2 AND person_id = ANY($1)";
 
 /// One row of a schedule statement, checked.
 enum Item {
@@ -204,6 +205,7 @@ impl ReadModel {
     /// (which then go into the cache, when it serves schedules).
     pub async fn schedules(
         &self,
+        viewer: &Viewer,
         people: &[Uuid],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
@@ -213,14 +215,15 @@ impl ReadModel {
         ids.dedup();
         let mut held = match self.cache() {
             Some(cache) if cache.caches_schedules() => {
+                let tenant = &viewer.tenant;
                 read_through(
-                    cache.lookup_schedules(&ids),
-                    async |missing| self.whole_schedules(missing).await,
-                    |ticket, rows| cache.fill_schedules(ticket, rows),
+                    cache.lookup_schedules(tenant, &ids),
+                    async |missing| self.whole_schedules(viewer, missing).await,
+                    |ticket, rows| cache.fill_schedules(ticket, tenant, rows),
                 )
                 .await?
             }
-            _ => self.whole_schedules(&ids).await?,
+            _ => self.whole_schedules(viewer, &ids).await?,
         };
         held.sort_unstable_by_key(|s| s.person_id);
         Ok(ScheduleRows::within(&held, from, to))
@@ -230,11 +233,14 @@ impl ReadModel {
     /// in one statement.
     pub async fn whole_schedules(
         &self,
+        viewer: &Viewer,
         ids: &[Uuid],
     ) -> Result<Vec<Arc<PersonSchedule>>, ReadModelError> {
+        let mut tx = self.reader(viewer, "whole_schedules").await?;
         let parts: Vec<Part> = sqlx::query_as(WHOLE_SQL)
             .bind(ids)
-            .fetch_all(self.db())
+            .bind(viewer.tenant.as_str())
+            .fetch_all(&mut *tx)
             .await
             .map_err(sql("whole_schedules"))?;
         let mut by_person: HashMap<Uuid, (bool, Vec<Span>, Vec<Span>)> = ids

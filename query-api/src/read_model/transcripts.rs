@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{ReadModel, ReadModelError, sql};
+use crate::viewer::Viewer;
 
 /// One transcript segment.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -49,19 +50,22 @@ impl ReadModel {
     /// Up to `limit` segments of one interview after segment `after_seq`, in order.
     pub async fn transcript_page(
         &self,
+        viewer: &Viewer,
         interview_id: Uuid,
         after_seq: Option<i32>,
         limit: i64,
     ) -> Result<Vec<SegmentRow>, ReadModelError> {
         let sql_text = format!(
             "SELECT {SEGMENT_COLUMNS} FROM rm.transcript_segments \
-             WHERE interview_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+             WHERE tenant = $4 AND interview_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         );
+        let mut tx = self.reader(viewer, "transcript_page").await?;
         sqlx::query_as(&sql_text)
             .bind(interview_id)
             .bind(after_seq.unwrap_or(0))
             .bind(limit)
-            .fetch_all(self.db())
+            .bind(viewer.tenant.as_str())
+            .fetch_all(&mut *tx)
             .await
             .map_err(sql("transcript_page"))
     }
@@ -69,6 +73,7 @@ impl ReadModel {
     /// Up to `limit` segments matching the web-search style `query`, best rank first.
     pub async fn search_transcripts(
         &self,
+        viewer: &Viewer,
         query: &str,
         after: Option<&HitCursor>,
         limit: i64,
@@ -77,19 +82,21 @@ impl ReadModel {
             "SELECT * FROM ( \
                SELECT {SEGMENT_COLUMNS}, ts_rank(s.tsv, q) AS rank \
                FROM rm.transcript_segments s, websearch_to_tsquery('english', $1) q \
-               WHERE s.tsv @@ q \
+               WHERE s.tenant = $6 AND s.tsv @@ q \
              ) hits \
              WHERE $2::real IS NULL OR rank < $2::real \
                 OR (rank = $2::real AND (interview_id, seq) > ($3::uuid, $4::integer)) \
              ORDER BY rank DESC, interview_id, seq LIMIT $5"
         );
+        let mut tx = self.reader(viewer, "search_transcripts").await?;
         sqlx::query_as(&sql_text)
             .bind(query)
             .bind(after.map(|c| c.rank))
             .bind(after.map(|c| c.interview_id))
             .bind(after.map(|c| c.seq))
             .bind(limit)
-            .fetch_all(self.db())
+            .bind(viewer.tenant.as_str())
+            .fetch_all(&mut *tx)
             .await
             .map_err(sql("search_transcripts"))
     }

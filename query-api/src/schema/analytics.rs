@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::interview::int;
 use super::people::{Person, load_person};
 use super::scalars::{Date, DateTime};
-use super::{loaders, query_ctx};
+use super::{loaders, query_ctx, viewer};
 use crate::error::{QueryError, QueryResult};
 use crate::read_model::PersonRow;
 
@@ -141,7 +141,10 @@ impl Analytics {
         to: Date,
     ) -> QueryResult<Vec<DailyInterviewStats>> {
         check_dates(from, to)?;
-        let rows = query_ctx(ctx).read_model().daily(from.0, to.0).await?;
+        let rows = query_ctx(ctx)
+            .read_model()
+            .daily(viewer(ctx), from.0, to.0)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| DailyInterviewStats {
@@ -167,7 +170,7 @@ impl Analytics {
         check_instants(from, to)?;
         let (completed, cancelled, no_show) = query_ctx(ctx)
             .read_model()
-            .outcome_counts(from.0, to.0)
+            .outcome_counts(viewer(ctx), from.0, to.0)
             .await?;
         let ended = completed + cancelled + no_show;
         Ok((ended > 0).then(|| completed as f64 / ended as f64))
@@ -182,13 +185,15 @@ impl Analytics {
     ) -> QueryResult<Vec<InterviewerLoad>> {
         check_instants(from, to)?;
         let read_model = query_ctx(ctx).read_model();
-        let rows = read_model.interviewer_load(from.0, to.0).await?;
+        let rows = read_model
+            .interviewer_load(viewer(ctx), from.0, to.0)
+            .await?;
         // Everyone in one statement rather than one load per row.
         let mut people: HashMap<Uuid, PersonRow> = HashMap::new();
         if ctx.look_ahead().field("interviewer").exists() && !rows.is_empty() {
             let ids: Vec<Uuid> = rows.iter().map(|r| r.interviewer_id).collect();
             people = read_model
-                .people_by_ids(&ids)
+                .people_by_ids(viewer(ctx), &ids)
                 .await?
                 .into_iter()
                 .map(|p| (p.id, p))
@@ -209,7 +214,7 @@ impl Analytics {
     async fn funnel(&self, ctx: &Context<'_>, position: Option<String>) -> QueryResult<Funnel> {
         let r = query_ctx(ctx)
             .read_model()
-            .funnel(position.as_deref())
+            .funnel(viewer(ctx), position.as_deref())
             .await?;
         Ok(Funnel {
             total: int(r.total),
@@ -230,7 +235,7 @@ impl Analytics {
     ) -> QueryResult<Vec<CompetencyStat>> {
         let rows = query_ctx(ctx)
             .read_model()
-            .competency_stats(position.as_deref())
+            .competency_stats(viewer(ctx), position.as_deref())
             .await?;
         Ok(rows
             .into_iter()
@@ -245,7 +250,7 @@ impl Analytics {
     /// 24 rows: interviews by UTC hour of their start.
     #[graphql(complexity = "1 + 24usize.saturating_mul(child_complexity)")]
     async fn hour_of_day(&self, ctx: &Context<'_>) -> QueryResult<Vec<HourStat>> {
-        let rows = query_ctx(ctx).read_model().hour_of_day().await?;
+        let rows = query_ctx(ctx).read_model().hour_of_day(viewer(ctx)).await?;
         Ok(rows
             .into_iter()
             .map(|r| HourStat {

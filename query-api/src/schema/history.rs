@@ -2,8 +2,8 @@
 
 use async_graphql::SimpleObject;
 use chrono::Utc;
-use domain::DomainEvent;
 use domain::interview::{self, InterviewEvent};
+use domain::{Aggregate, DomainEvent, InterviewAggregate};
 use infra::{AnyEventStore, EventStore, RecordedEvent, StoreError};
 use uuid::Uuid;
 
@@ -11,6 +11,7 @@ use super::enums::InterviewStatus;
 use super::interview::int;
 use super::scalars::DateTime;
 use crate::error::QueryResult;
+use crate::viewer::Viewer;
 
 /// One event of an interview's stream.
 #[derive(SimpleObject, Debug, Clone)]
@@ -64,13 +65,24 @@ pub struct InterviewSnapshot {
     pub version: i32,
 }
 
-async fn stream(store: &AnyEventStore, id: Uuid) -> QueryResult<Vec<RecordedEvent>> {
-    Ok(store.read_stream(&interview::stream_id(id), 1).await?)
+/// The stream of interview `id` in the viewer's tenant: another tenant's interview of the
+/// same id is another stream, never read here.
+async fn stream(
+    store: &AnyEventStore,
+    viewer: &Viewer,
+    id: Uuid,
+) -> QueryResult<Vec<RecordedEvent>> {
+    let name = InterviewAggregate::stream_in(&viewer.tenant, id);
+    Ok(store.read_stream(&name, 1).await?)
 }
 
 /// The interview's stream, oldest first.
-pub(crate) async fn history(store: &AnyEventStore, id: Uuid) -> QueryResult<Vec<HistoryEntry>> {
-    Ok(stream(store, id)
+pub(crate) async fn history(
+    store: &AnyEventStore,
+    viewer: &Viewer,
+    id: Uuid,
+) -> QueryResult<Vec<HistoryEntry>> {
+    Ok(stream(store, viewer, id)
         .await?
         .into_iter()
         .map(HistoryEntry::from)
@@ -81,11 +93,12 @@ pub(crate) async fn history(store: &AnyEventStore, id: Uuid) -> QueryResult<Vec<
 /// folded with the domain's own `evolve`. `None` when it was not scheduled yet.
 pub(crate) async fn as_of(
     store: &AnyEventStore,
+    viewer: &Viewer,
     id: Uuid,
     at: chrono::DateTime<Utc>,
 ) -> QueryResult<Option<InterviewSnapshot>> {
     let mut state = None;
-    for event in stream(store, id).await? {
+    for event in stream(store, viewer, id).await? {
         // A stream's events are appended in decision order, so the first event after
         // `at` ends the prefix that existed at `at`.
         if event.metadata.occurred_at > at {

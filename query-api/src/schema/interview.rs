@@ -13,7 +13,7 @@ use super::prefetch::Prefetch;
 use super::review::{Decision, Feedback};
 use super::scalars::DateTime;
 use super::transcript::{TranscriptConnection, TranscriptEdge, TranscriptSegment};
-use super::{loaders, query_ctx};
+use super::{loaders, query_ctx, viewer};
 use crate::error::QueryResult;
 use crate::read_model::InterviewRow;
 
@@ -163,7 +163,7 @@ impl Interview {
         let after_seq: Option<i32> = decode_after(TRANSCRIPT_CURSOR, after.as_deref())?;
         let rows = query_ctx(ctx)
             .read_model()
-            .transcript_page(self.row.id, after_seq, limit + 1)
+            .transcript_page(viewer(ctx), self.row.id, after_seq, limit + 1)
             .await?;
         let (rows, has_next_page) = split_page(rows, limit);
         let edges = rows
@@ -188,7 +188,7 @@ impl Interview {
 
     /// The interview's own stream, oldest first: the audit trail.
     async fn history(&self, ctx: &Context<'_>) -> QueryResult<Vec<HistoryEntry>> {
-        history::history(query_ctx(ctx).store(), self.row.id).await
+        history::history(query_ctx(ctx).store(), viewer(ctx), self.row.id).await
     }
 
     /// The interview as it stood at `at`, rebuilt from its events; null if it did not exist yet.
@@ -197,6 +197,6 @@ impl Interview {
         ctx: &Context<'_>,
         at: DateTime,
     ) -> QueryResult<Option<InterviewSnapshot>> {
-        history::as_of(query_ctx(ctx).store(), self.row.id, at.0).await
+        history::as_of(query_ctx(ctx).store(), viewer(ctx), self.row.id, at.0).await
     }
 }

@@ -10,6 +10,7 @@ use super::prefetch::{Prefetch, Wants};
 use super::scalars::DateTime;
 use crate::error::QueryResult;
 use crate::read_model::{InterviewCursor, InterviewFilter, ReadModel, SortOrder};
+use crate::viewer::Viewer;
 
 /// Which interviews to list; every given field narrows the list (AND).
 #[derive(InputObject, Debug, Clone, Default)]
@@ -65,6 +66,7 @@ pub struct InterviewConnection {
     edges: Vec<InterviewEdge>,
     has_next_page: bool,
     read_model: ReadModel,
+    viewer: Viewer,
     filter: InterviewFilter,
 }
 
@@ -82,6 +84,7 @@ impl InterviewConnection {
     /// `totalCount` is counted only when asked for.
     pub(crate) async fn load(
         read_model: &ReadModel,
+        viewer: &Viewer,
         filter: InterviewFilter,
         order: InterviewOrder,
         first: Option<i32>,
@@ -96,10 +99,10 @@ impl InterviewConnection {
         let kind = cursor_kind(order);
         let after: Option<InterviewCursor> = decode_after(kind, after)?;
         let rows = read_model
-            .interviews_page(&filter, order, after.as_ref(), limit + 1)
+            .interviews_page(viewer, &filter, order, after.as_ref(), limit + 1)
             .await?;
         let (rows, has_next_page) = split_page(rows, limit);
-        let pre = Prefetch::load(read_model, &rows, wants).await?;
+        let pre = Prefetch::load(read_model, viewer, &rows, wants).await?;
         let edges = rows
             .into_iter()
             .map(|row| InterviewEdge {
@@ -117,6 +120,7 @@ impl InterviewConnection {
             edges,
             has_next_page,
             read_model: read_model.clone(),
+            viewer: viewer.clone(),
             filter,
         })
     }
@@ -139,6 +143,9 @@ impl InterviewConnection {
 
     /// Every interview matching the filter, across all pages.
     async fn total_count(&self) -> QueryResult<i32> {
-        Ok(int(self.read_model.interviews_count(&self.filter).await?))
+        Ok(int(self
+            .read_model
+            .interviews_count(&self.viewer, &self.filter)
+            .await?))
     }
 }

@@ -37,18 +37,22 @@ pub use transcript::TranscriptHitConnection;
 use crate::context::QueryContext;
 use crate::error::{QueryError, QueryResult};
 use crate::loaders::Loaders;
+use crate::viewer::Viewer;
 use connection::charged;
 
 /// The schema type served.
 pub type QuerySchema = Schema<Query, EmptyMutation, Subscription>;
 
-/// Builds the schema on `ctx`. Requests should carry their own [`Loaders`]
-/// (`request.data(ctx.loaders())`); without them, resolvers fall back to a shared set
-/// (loaders cache nothing, so sharing is only less batching, never staleness).
+/// Builds the schema on `ctx`. Requests should carry their own [`Viewer`] and
+/// [`Loaders`] for it (`request.data(viewer.clone()).data(ctx.loaders(&viewer))`);
+/// without them, resolvers fall back to the `default` tenant's viewer and a shared set of
+/// its loaders (loaders cache nothing, so sharing is only less batching, never staleness).
 pub fn schema(ctx: QueryContext) -> QuerySchema {
     let limits = ctx.limits();
+    let fallback = Viewer::default_tenant();
     Schema::build(Query, EmptyMutation, Subscription)
-        .data(ctx.loaders())
+        .data(ctx.loaders(&fallback))
+        .data(fallback)
         .data(ctx)
         .extension(guard::Guard(limits))
         .finish()
@@ -70,6 +74,13 @@ pub(crate) fn query_ctx<'a>(ctx: &Context<'a>) -> &'a QueryContext {
 /// The DataLoaders of this request (or the schema's shared ones).
 pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> &'a Loaders {
     ctx.data_unchecked::<Loaders>()
+}
+
+/// Whom this request reads for: the request's [`Viewer`] (or the schema's fallback, the
+/// `default` tenant's). Every read passes it on whole.
+pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
+    // Always present: `schema()` puts a fallback into the schema data.
+    ctx.data_unchecked::<Viewer>()
 }
 
 /// The root of every query.
@@ -98,6 +109,7 @@ impl Query {
         let filter = filter.map(|f| f.into_filter()).unwrap_or_default();
         InterviewConnection::load(
             query_ctx(ctx).read_model(),
+            viewer(ctx),
             filter,
             order_by.unwrap_or_default(),
             first,
@@ -123,7 +135,15 @@ impl Query {
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> QueryResult<PersonConnection> {
-        PersonConnection::load(query_ctx(ctx).read_model(), role, search, first, after).await
+        PersonConnection::load(
+            query_ctx(ctx).read_model(),
+            viewer(ctx),
+            role,
+            search,
+            first,
+            after,
+        )
+        .await
     }
 
     /// A person's availability, bookings and free time within `[from, to)`.
@@ -134,7 +154,14 @@ impl Query {
         from: DateTime,
         to: DateTime,
     ) -> QueryResult<Schedule> {
-        schedule::schedule(query_ctx(ctx).read_model(), person_id, from.0, to.0).await
+        schedule::schedule(
+            query_ctx(ctx).read_model(),
+            viewer(ctx),
+            person_id,
+            from.0,
+            to.0,
+        )
+        .await
     }
 
     /// Intervals of `[from, to)` at least `durationMinutes` long in which every listed
@@ -156,7 +183,7 @@ impl Query {
             duration_minutes,
             limit: limit.unwrap_or(50),
         };
-        schedule::availability(query_ctx(ctx).read_model(), query).await
+        schedule::availability(query_ctx(ctx).read_model(), viewer(ctx), query).await
     }
 
     /// Transcript segments matching a web-search style query, best first.
@@ -169,8 +196,15 @@ impl Query {
         after: Option<String>,
     ) -> QueryResult<TranscriptHitConnection> {
         let wants = transcript::HitWants::of(&ctx.look_ahead());
-        TranscriptHitConnection::search(query_ctx(ctx).read_model(), &query, first, after, wants)
-            .await
+        TranscriptHitConnection::search(
+            query_ctx(ctx).read_model(),
+            viewer(ctx),
+            &query,
+            first,
+            after,
+            wants,
+        )
+        .await
     }
 
     /// Aggregates over interviews.

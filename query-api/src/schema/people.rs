@@ -8,10 +8,11 @@ use super::enums::{InterviewOrder, InterviewStatus, Role, Stored};
 use super::interview::int;
 use super::interviews::InterviewConnection;
 use super::prefetch::Wants;
-use super::query_ctx;
+use super::{query_ctx, viewer};
 use crate::error::{QueryError, QueryResult};
 use crate::loaders::Loaders;
 use crate::read_model::{InterviewFilter, PersonCursor, PersonRow, ReadModel};
+use crate::viewer::Viewer;
 
 const CURSOR: &str = "people";
 /// Longest `search` accepted.
@@ -100,6 +101,7 @@ impl Person {
         };
         InterviewConnection::load(
             query_ctx(ctx).read_model(),
+            viewer(ctx),
             filter,
             InterviewOrder::StartsAtAsc,
             first,
@@ -124,6 +126,7 @@ pub struct PersonConnection {
     edges: Vec<PersonEdge>,
     has_next_page: bool,
     read_model: ReadModel,
+    viewer: Viewer,
     role: Option<Role>,
     search: Option<String>,
 }
@@ -132,6 +135,7 @@ impl PersonConnection {
     /// Loads the page after `after`.
     pub(crate) async fn load(
         read_model: &ReadModel,
+        viewer: &Viewer,
         role: Option<Role>,
         search: Option<String>,
         first: Option<i32>,
@@ -152,7 +156,13 @@ impl PersonConnection {
         }
         let role_str = role.map(Role::as_str);
         let rows = read_model
-            .people_page(role_str, search.as_deref(), after.as_ref(), limit + 1)
+            .people_page(
+                viewer,
+                role_str,
+                search.as_deref(),
+                after.as_ref(),
+                limit + 1,
+            )
             .await?;
         let (rows, has_next_page) = split_page(rows, limit);
         let edges = rows
@@ -172,6 +182,7 @@ impl PersonConnection {
             edges,
             has_next_page,
             read_model: read_model.clone(),
+            viewer: viewer.clone(),
             role,
             search,
         })
@@ -197,7 +208,11 @@ impl PersonConnection {
     async fn total_count(&self) -> QueryResult<i32> {
         let n = self
             .read_model
-            .people_count(self.role.map(Role::as_str), self.search.as_deref())
+            .people_count(
+                &self.viewer,
+                self.role.map(Role::as_str),
+                self.search.as_deref(),
+            )
             .await?;
         Ok(int(n))
     }

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::error::QueryResult;
 use crate::read_model::{CompetencyRow, FeedbackRow, InterviewRow, PersonRow, ReadModel};
+use crate::viewer::Viewer;
 
 /// What the selection under an `Interview` asks for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,6 +56,7 @@ impl Prefetch {
     /// Loads what `wants` says for `rows`: at most one statement per kind.
     pub(crate) async fn load(
         read_model: &ReadModel,
+        viewer: &Viewer,
         rows: &[InterviewRow],
         wants: Wants,
     ) -> QueryResult<Arc<Prefetch>> {
@@ -73,7 +75,7 @@ impl Prefetch {
                 .collect();
             let people: Vec<Uuid> = people.into_iter().collect();
             pre.people = read_model
-                .people_by_ids(&people)
+                .people_by_ids(viewer, &people)
                 .await?
                 .into_iter()
                 .map(|p| (p.id, p))
@@ -82,7 +84,7 @@ impl Prefetch {
         if wants.feedback || wants.scores {
             let mut by_interview: HashMap<Uuid, Vec<FeedbackRow>> =
                 ids.iter().map(|id| (*id, Vec::new())).collect();
-            for f in read_model.feedback_for(&ids).await? {
+            for f in read_model.feedback_for(viewer, &ids).await? {
                 by_interview.entry(f.interview_id).or_default().push(f);
             }
             if wants.scores {
@@ -94,7 +96,7 @@ impl Prefetch {
                 let mut scores: HashMap<(Uuid, Uuid), Vec<CompetencyRow>> =
                     keys.iter().map(|k| (*k, Vec::new())).collect();
                 if !keys.is_empty() {
-                    for c in read_model.competencies_for(&keys).await? {
+                    for c in read_model.competencies_for(viewer, &keys).await? {
                         scores
                             .entry((c.interview_id, c.interviewer_id))
                             .or_default()

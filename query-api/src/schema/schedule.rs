@@ -11,6 +11,7 @@ use super::check_range;
 use super::scalars::DateTime;
 use crate::error::{QueryError, QueryResult};
 use crate::read_model::{ReadModel, ScheduleRows};
+use crate::viewer::Viewer;
 
 /// Longest `schedule` range.
 const MAX_SCHEDULE_DAYS: i64 = 366;
@@ -70,13 +71,14 @@ fn range(from: UtcTime<Utc>, to: UtcTime<Utc>) -> QueryResult<TimeRange> {
 /// The schedule of `person_id` within `[from, to)`.
 pub(crate) async fn schedule(
     read_model: &ReadModel,
+    viewer: &Viewer,
     person_id: Uuid,
     from: UtcTime<Utc>,
     to: UtcTime<Utc>,
 ) -> QueryResult<Schedule> {
     check_range(from, to, MAX_SCHEDULE_DAYS)?;
     let within = range(from, to)?;
-    let rows = read_model.schedules(&[person_id], from, to).await?;
+    let rows = read_model.schedules(viewer, &[person_id], from, to).await?;
     let free = free_of(&rows, person_id, within);
     Ok(Schedule {
         person_id,
@@ -117,6 +119,7 @@ pub(crate) fn charged_limit(limit: Option<i32>) -> usize {
 /// Maximal common free intervals of every listed person, at least the duration long.
 pub(crate) async fn availability(
     read_model: &ReadModel,
+    viewer: &Viewer,
     q: AvailabilityQuery,
 ) -> QueryResult<Vec<TimeSlot>> {
     let mut people = q.person_ids;
@@ -141,7 +144,7 @@ pub(crate) async fn availability(
         )));
     }
     let within = range(q.from, q.to)?;
-    let rows = read_model.schedules(&people, q.from, q.to).await?;
+    let rows = read_model.schedules(viewer, &people, q.from, q.to).await?;
     let mut common: Option<Vec<TimeRange>> = None;
     for person in &people {
         let free = free_of(&rows, *person, within);

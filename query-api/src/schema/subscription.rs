@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::interview::Interview;
 use super::projections::ProjectionStatus;
-use super::query_ctx;
+use super::{query_ctx, viewer};
 use crate::error::QueryError;
 use crate::notify::Notice;
 
@@ -36,11 +36,16 @@ impl Subscription {
     ) -> impl Stream<Item = Item<Interview>> + use<> {
         let qctx = query_ctx(ctx);
         let read_model = qctx.read_model().clone();
+        // The connection's viewer: another tenant's changes are not even looked at.
+        let viewer = viewer(ctx).clone();
         BroadcastStream::new(qctx.notices().subscribe()).filter_map(move |msg| {
             let read_model = read_model.clone();
+            let viewer = viewer.clone();
             async move {
                 let changed = match msg {
-                    Ok(Notice::InterviewChanged(changed)) => changed,
+                    Ok(Notice::InterviewChanged(tenant, changed)) if tenant == viewer.tenant => {
+                        changed
+                    }
                     Ok(_) => return None,
                     Err(e) => {
                         lagged(&e);
@@ -50,7 +55,7 @@ impl Subscription {
                 if id.is_some_and(|wanted| wanted != changed) {
                     return None;
                 }
-                match read_model.interviews_by_ids(&[changed]).await {
+                match read_model.interviews_by_ids(&viewer, &[changed]).await {
                     Ok(mut rows) => rows.pop().map(|row| Ok(Interview::from(row))),
                     Err(e) => Some(Err(QueryError::from(e).into())),
                 }

@@ -11,6 +11,7 @@ use super::loaders;
 use super::prefetch::{Prefetch, Wants};
 use crate::error::{QueryError, QueryResult};
 use crate::read_model::{HitCursor, ReadModel, SegmentRow};
+use crate::viewer::Viewer;
 
 const HIT_CURSOR: &str = "transcript-hits";
 /// Longest search query accepted.
@@ -147,6 +148,7 @@ impl TranscriptHitConnection {
     /// Runs the search and loads the page after `after`.
     pub(crate) async fn search(
         read_model: &ReadModel,
+        viewer: &Viewer,
         query: &str,
         first: Option<i32>,
         after: Option<String>,
@@ -161,14 +163,14 @@ impl TranscriptHitConnection {
         let limit = page_size(first, 20)?;
         let after: Option<HitCursor> = decode_after(HIT_CURSOR, after.as_deref())?;
         let rows = read_model
-            .search_transcripts(query, after.as_ref(), limit + 1)
+            .search_transcripts(viewer, query, after.as_ref(), limit + 1)
             .await?;
         let (rows, has_next_page) = split_page(rows, limit);
         let mut interviews = HashMap::new();
         if wants.interview && !rows.is_empty() {
             let ids: Vec<Uuid> = rows.iter().map(|h| h.segment.interview_id).collect();
-            let found = read_model.interviews_by_ids(&ids).await?;
-            let pre = Prefetch::load(read_model, &found, wants.below).await?;
+            let found = read_model.interviews_by_ids(viewer, &ids).await?;
+            let pre = Prefetch::load(read_model, viewer, &found, wants.below).await?;
             interviews = found
                 .into_iter()
                 .map(|row| (row.id, Interview::prefetched(row, pre.clone())))

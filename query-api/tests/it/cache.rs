@@ -1,6 +1,8 @@
 //! The row cache behind `interview(id)` and people by id: hits send nothing, the
 //! projector's notifications drop what changed, and nothing stale gets in or stays.
 
+use domain::Tenant;
+use query_api::Viewer;
 use std::time::Duration;
 
 use domain::Role;
@@ -207,7 +209,10 @@ async fn notices_drop_rows_by_id_and_a_swap_drops_the_whole_projection() {
 
     // By id.
     notify(&app, INTERVIEW_CHANNEL, &s.interview.to_string()).await;
-    heard(&mut rx, |n| *n == Notice::InterviewChanged(s.interview)).await;
+    heard(&mut rx, |n| {
+        *n == Notice::InterviewChanged(Tenant::default_tenant(), s.interview)
+    })
+    .await;
     let data = read(&app, s.interview).await;
     assert_eq!(data["location"], "Room 9");
     assert_eq!(
@@ -215,7 +220,10 @@ async fn notices_drop_rows_by_id_and_a_swap_drops_the_whole_projection() {
         "people untouched"
     );
     notify(&app, PERSON_CHANNEL, &s.candidate.to_string()).await;
-    heard(&mut rx, |n| *n == Notice::PersonChanged(s.candidate)).await;
+    heard(&mut rx, |n| {
+        *n == Notice::PersonChanged(Tenant::default_tenant(), s.candidate)
+    })
+    .await;
     assert_eq!(read(&app, s.interview).await["candidate"]["name"], "Dana B");
 
     // A swap: everything of that projection, nothing of the others.
@@ -291,10 +299,10 @@ async fn a_row_read_before_a_change_never_enters_the_cache_after_it() {
     let uncached = ReadModel::new(app.pool.clone());
 
     // A reader looks, misses, and reads the row as it is now...
-    let lookup = cache.lookup_interviews(&[s.interview]);
+    let lookup = cache.lookup_interviews(&Tenant::default_tenant(), &[s.interview]);
     assert_eq!(lookup.missing, vec![s.interview]);
     let old = uncached
-        .interviews_by_ids(&[s.interview])
+        .interviews_by_ids(&Viewer::default_tenant(), &[s.interview])
         .await
         .expect("read");
     // ...then the projector changes it and the listener hears of it...
@@ -310,7 +318,7 @@ async fn a_row_read_before_a_change_never_enters_the_cache_after_it() {
         .await;
     app.settle().await;
     // ...before the reader gets to put what it read into the cache: refused.
-    cache.fill_interviews(lookup.ticket, &old);
+    cache.fill_interviews(lookup.ticket, &Tenant::default_tenant(), &old);
     assert_eq!(cache.interview_stats().entries, 0);
     assert_eq!(
         read(&app, s.interview).await["startsAt"],
@@ -320,11 +328,19 @@ async fn a_row_read_before_a_change_never_enters_the_cache_after_it() {
 
     // A reader whose ticket is newer than every change is let in.
     cache.clear();
-    let fresh = cache.lookup_people(&[s.candidate]);
+    let fresh = cache.lookup_people(&Tenant::default_tenant(), &[s.candidate]);
     assert_eq!(fresh.missing, vec![s.candidate]);
-    let row = uncached.people_by_ids(&[s.candidate]).await.expect("read");
-    cache.fill_people(fresh.ticket, &row);
-    assert_eq!(cache.people(&[s.candidate]).map(|r| r.len()), Some(1));
+    let row = uncached
+        .people_by_ids(&Viewer::default_tenant(), &[s.candidate])
+        .await
+        .expect("read");
+    cache.fill_people(fresh.ticket, &Tenant::default_tenant(), &row);
+    assert_eq!(
+        cache
+            .people(&Tenant::default_tenant(), &[s.candidate])
+            .map(|r| r.len()),
+        Some(1)
+    );
     app.stop().await;
 }
 
@@ -349,10 +365,19 @@ async fn the_cache_holds_no_more_than_its_capacity_and_off_reads_through() {
     small.listening().await;
     let rm = small.read_model();
     for id in &ids {
-        let rows = rm.interviews_by_ids(&[*id]).await.expect("read");
+        let rows = rm
+            .interviews_by_ids(&Viewer::default_tenant(), &[*id])
+            .await
+            .expect("read");
         assert_eq!(rows.len(), 1);
         let panel = &rows[0].interviewer_ids;
-        assert_eq!(rm.people_by_ids(panel).await.expect("read").len(), 2);
+        assert_eq!(
+            rm.people_by_ids(&Viewer::default_tenant(), panel)
+                .await
+                .expect("read")
+                .len(),
+            2
+        );
     }
     let cache = rm.cache().expect("cache");
     let (interviews, people) = (cache.interview_stats(), cache.people_stats());
@@ -360,7 +385,10 @@ async fn the_cache_holds_no_more_than_its_capacity_and_off_reads_through() {
     assert_eq!((people.entries, people.evictions), (3, 7));
     let before = rm.statements();
     assert_eq!(
-        rm.interviews_by_ids(&ids[3..]).await.expect("read").len(),
+        rm.interviews_by_ids(&Viewer::default_tenant(), &ids[3..])
+            .await
+            .expect("read")
+            .len(),
         2
     );
     assert_eq!(rm.statements(), before, "the last two are held");
@@ -371,7 +399,7 @@ async fn the_cache_holds_no_more_than_its_capacity_and_off_reads_through() {
     for _ in 0..2 {
         let before = off.read_model().statements();
         off.read_model()
-            .interviews_by_ids(&ids)
+            .interviews_by_ids(&Viewer::default_tenant(), &ids)
             .await
             .expect("read");
         assert_eq!(off.read_model().statements(), before + 1);

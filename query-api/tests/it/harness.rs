@@ -1,5 +1,6 @@
 //! A query API over a fresh database with the real projector running.
 
+use query_api::Viewer;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -115,7 +116,7 @@ impl TestApp {
     pub async fn execute(&self, query: &str, variables: Value) -> Value {
         let request = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(variables))
-            .data(self.ctx.loaders());
+            .data(self.ctx.loaders(&Viewer::default_tenant()));
         let response = self.schema().execute(request).await;
         serde_json::to_value(&response).expect("response serializes")
     }
@@ -169,6 +170,22 @@ impl TestApp {
         let (status, text) = self.http(request).await;
         let json = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
         (status, json)
+    }
+
+    /// POSTs a GraphQL request as `viewer` (in the request's extensions, where the
+    /// authentication middleware will put it); the JSON response, failing on errors.
+    pub async fn data_as(&self, viewer: &Viewer, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables });
+        let mut request = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        request.extensions_mut().insert(viewer.clone());
+        let (status, text) = self.http(request).await;
+        let json: Value = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
+        assert_eq!(status, StatusCode::OK, "{json:#}");
+        assert!(json.get("errors").is_none(), "unexpected errors: {json:#}");
+        json["data"].clone()
     }
 
     /// Stops the projector and drops the database.

@@ -1,5 +1,6 @@
 //! Read-your-writes, the `projections` status and subscriptions.
 
+use query_api::Viewer;
 use std::time::{Duration, Instant};
 
 use domain::Role;
@@ -180,9 +181,9 @@ async fn subscriptions_follow_the_projectors_notifications() {
     let sub = format!(
         "subscription {{ interviewChanged(id: \"{id}\") {{ id startsAt candidate {{ name }} }} }}"
     );
-    let mut changes = app
-        .schema()
-        .execute_stream(async_graphql::Request::new(sub).data(app.ctx.loaders()));
+    let mut changes = app.schema().execute_stream(
+        async_graphql::Request::new(sub).data(app.ctx.loaders(&Viewer::default_tenant())),
+    );
     let mut statuses = app
         .schema()
         .execute_stream("subscription { projectionStatus { name state position } }");

@@ -15,5 +15,6 @@ mod scenario;
 mod schedule;
 mod schedule_cache;
 mod server;
+mod tenants;
 mod transcripts;
 mod world;

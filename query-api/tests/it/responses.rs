@@ -1,6 +1,7 @@
 //! Whole answers kept by request body: only for requests that read nothing but an
 //! interview and people by id, dropped with those rows, never kept with errors.
 
+use domain::Tenant;
 use query_api::notify::{INTERVIEW_CHANNEL, Notice, PERSON_CHANNEL};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -65,7 +66,10 @@ async fn an_answer_is_kept_whole_and_dropped_with_any_of_its_rows() {
     )
     .await;
     notify(&app, INTERVIEW_CHANNEL, &interview.to_string()).await;
-    heard(&mut rx, |n| *n == Notice::InterviewChanged(interview)).await;
+    heard(&mut rx, |n| {
+        *n == Notice::InterviewChanged(Tenant::default_tenant(), interview)
+    })
+    .await;
     let (changed, _) = ask(&app, ONE, interview).await;
     assert_eq!(
         changed["data"]["interview"]["location"], "Room 5",
@@ -80,7 +84,10 @@ async fn an_answer_is_kept_whole_and_dropped_with_any_of_its_rows() {
     )
     .await;
     notify(&app, PERSON_CHANNEL, &candidate.to_string()).await;
-    heard(&mut rx, |n| *n == Notice::PersonChanged(candidate)).await;
+    heard(&mut rx, |n| {
+        *n == Notice::PersonChanged(Tenant::default_tenant(), candidate)
+    })
+    .await;
     let (renamed, _) = ask(&app, ONE, interview).await;
     assert_eq!(
         renamed["data"]["interview"]["candidate"]["name"],

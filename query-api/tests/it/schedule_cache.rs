@@ -2,6 +2,8 @@
 //! schedule notices drop what changed, and the cached answers are the database's at
 //! every edge of the range.
 
+use domain::Tenant;
+use query_api::Viewer;
 use std::collections::HashSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -206,7 +208,10 @@ async fn schedule_notices_drop_schedules_and_stale_reads_stay_out() {
 
     // By person: Ann declared but has no window left, so nobody is free together.
     notify(&app, SCHEDULE_CHANNEL, &ann.to_string()).await;
-    heard(&mut rx, |n| *n == Notice::ScheduleChanged(ann)).await;
+    heard(&mut rx, |n| {
+        *n == Notice::ScheduleChanged(Tenant::default_tenant(), ann)
+    })
+    .await;
     assert_eq!(
         cost(&app, week(&people)).await,
         (1, json!([])),
@@ -240,20 +245,23 @@ async fn schedule_notices_drop_schedules_and_stale_reads_stay_out() {
     // A schedule read before a change never enters the cache after it.
     let cache = app.ctx.read_model().cache().expect("cache").clone();
     cache.clear();
-    let lookup = cache.lookup_schedules(&[bob]);
+    let lookup = cache.lookup_schedules(&Tenant::default_tenant(), &[bob]);
     assert_eq!(lookup.missing, vec![bob]);
     let old = app
         .ctx
         .read_model()
-        .whole_schedules(&[bob])
+        .whole_schedules(&Viewer::default_tenant(), &[bob])
         .await
         .expect("read");
     notify(&app, SCHEDULE_CHANNEL, &bob.to_string()).await;
-    heard(&mut rx, |n| *n == Notice::ScheduleChanged(bob)).await;
-    cache.fill_schedules(lookup.ticket, &old);
+    heard(&mut rx, |n| {
+        *n == Notice::ScheduleChanged(Tenant::default_tenant(), bob)
+    })
+    .await;
+    cache.fill_schedules(lookup.ticket, &Tenant::default_tenant(), &old);
     assert_eq!(cache.schedule_stats().entries, 0, "refused");
-    let fresh = cache.lookup_schedules(&[bob]);
-    cache.fill_schedules(fresh.ticket, &old);
+    let fresh = cache.lookup_schedules(&Tenant::default_tenant(), &[bob]);
+    cache.fill_schedules(fresh.ticket, &Tenant::default_tenant(), &old);
     assert_eq!(
         cache.schedule_stats().entries,
         1,
@@ -329,8 +337,8 @@ async fn cached_and_uncached_schedules_agree_at_every_edge_of_the_range() {
         }
     };
     sqlx::query(
-        "INSERT INTO rm.schedule_owners (person_id, declared_availability, version) \
-         VALUES ($1, true, 1), ($2, false, 1)",
+        "INSERT INTO rm.schedule_owners (tenant, person_id, declared_availability, version) \
+         VALUES ('default', $1, true, 1), ('default', $2, false, 1)",
     )
     .bind(odd)
     .bind(idle)
@@ -338,7 +346,8 @@ async fn cached_and_uncached_schedules_agree_at_every_edge_of_the_range() {
     .await
     .expect("owners");
     insert(
-        "INSERT INTO rm.availability_windows (person_id, start_at, end_at) VALUES ($1, $2, $3)",
+        "INSERT INTO rm.availability_windows (tenant, person_id, start_at, end_at) \
+         VALUES ('default', $1, $2, $3)",
         vec![
             (odd, "2027-02-20T00:00:00Z", "2027-03-01T06:00:00Z"),
             (odd, "2027-03-01T06:00:00Z", "2027-03-01T09:00:00Z"),
@@ -349,8 +358,8 @@ async fn cached_and_uncached_schedules_agree_at_every_edge_of_the_range() {
     )
     .await;
     insert(
-        "INSERT INTO rm.bookings (person_id, interview_id, start_at, end_at) \
-         VALUES ($1, gen_random_uuid(), $2, $3)",
+        "INSERT INTO rm.bookings (tenant, person_id, interview_id, start_at, end_at) \
+         VALUES ('default', $1, gen_random_uuid(), $2, $3)",
         vec![
             (odd, "2027-01-01T00:00:00Z", "2027-03-02T01:00:00Z"),
             (odd, "2027-03-01T08:00:00Z", "2027-03-01T09:00:00Z"),
@@ -389,10 +398,13 @@ async fn cached_and_uncached_schedules_agree_at_every_edge_of_the_range() {
     for from in &edges {
         for to in edges.iter().filter(|to| *to > from) {
             let want = by_the_original_sql(&app.pool, &people, *from, *to).await;
-            let got = cached.schedules(&people, *from, *to).await.expect("cached");
+            let got = cached
+                .schedules(&Viewer::default_tenant(), &people, *from, *to)
+                .await
+                .expect("cached");
             assert_eq!(got, want, "cached [{from}, {to})");
             let got = uncached
-                .schedules(&people, *from, *to)
+                .schedules(&Viewer::default_tenant(), &people, *from, *to)
                 .await
                 .expect("uncached");
             assert_eq!(got, want, "uncached [{from}, {to})");
@@ -423,7 +435,7 @@ async fn cached_and_uncached_schedules_agree_at_every_edge_of_the_range() {
                     .execute(
                         async_graphql::Request::new(AVAILABILITY)
                             .variables(async_graphql::Variables::from_json(vars.clone()))
-                            .data(off.loaders()),
+                            .data(off.loaders(&Viewer::default_tenant())),
                     )
                     .await;
                 let off_answer = serde_json::to_value(&off_answer).expect("json");
@@ -436,7 +448,7 @@ async fn cached_and_uncached_schedules_agree_at_every_edge_of_the_range() {
                     .execute(
                         async_graphql::Request::new(SCHEDULE)
                             .variables(async_graphql::Variables::from_json(vars.clone()))
-                            .data(off.loaders()),
+                            .data(off.loaders(&Viewer::default_tenant())),
                     )
                     .await;
                 let off_answer = serde_json::to_value(&off_answer).expect("json");

@@ -2,13 +2,13 @@
 //! their events appended to the event store with metadata, bookings on every
 //! participant's schedule. The projector turns them into read models.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::interview::{self, InterviewCommand, InterviewEvent, InterviewKind, ParticipantFacts};
 use domain::person::{self, PersonCommand};
 use domain::schedule::{self, ScheduleCommand};
-use domain::{DomainEvent, Role, TimeRange};
+use domain::{DomainEvent, Role, Tenant, TimeRange};
 use infra::{AnyEventStore, EventStore, ExpectedVersion, Metadata, NewEvent, Position};
 use uuid::Uuid;
 
@@ -29,12 +29,16 @@ pub struct Spec<'a> {
     pub minutes: i64,
 }
 
-/// The write side, driven directly.
+/// The write side, driven directly, in one tenant's streams at a time (the `default`
+/// tenant's unless told otherwise).
 pub struct World {
     store: AnyEventStore,
     last: Option<Position>,
     clock: DateTime<Utc>,
     roles: HashMap<Uuid, Vec<Role>>,
+    tenant: Tenant,
+    /// Ids the next registrations and schedulings take, first to last.
+    chosen: VecDeque<Uuid>,
 }
 
 impl World {
@@ -44,7 +48,29 @@ impl World {
             last: None,
             clock: t("2026-01-01T00:00:00Z"),
             roles: HashMap::new(),
+            tenant: Tenant::default_tenant(),
+            chosen: VecDeque::new(),
         }
+    }
+
+    /// Writes into `tenant`'s streams from now on.
+    pub fn in_tenant(&mut self, tenant: &str) {
+        self.tenant = Tenant::parse(tenant).expect("a tenant slug");
+    }
+
+    /// The next people and interviews made get these ids (as a client choosing its ids
+    /// would), in order; then fresh ones again.
+    pub fn choose_ids(&mut self, ids: &[Uuid]) {
+        self.chosen.extend(ids.iter().copied());
+    }
+
+    fn next_id(&mut self) -> Uuid {
+        self.chosen.pop_front().unwrap_or_else(Uuid::now_v7)
+    }
+
+    /// The stream of `E`'s aggregate `id` in the current tenant.
+    fn stream<E: DomainEvent>(&self, id: Uuid) -> String {
+        self.tenant.stream(E::STREAM_PREFIX, id)
     }
 
     /// The position of the newest event appended.
@@ -89,7 +115,7 @@ impl World {
 
     /// Registers a person.
     pub async fn person(&mut self, name: &str, roles: &[Role]) -> Uuid {
-        let id = Uuid::now_v7();
+        let id = self.next_id();
         let events = person::decide(
             &None,
             PersonCommand::Register {
@@ -105,7 +131,8 @@ impl World {
         )
         .expect("register");
         self.roles.insert(id, roles.to_vec());
-        self.append(person::stream_id(id), events).await;
+        self.append(self.stream::<person::PersonEvent>(id), events)
+            .await;
         id
     }
 
@@ -113,7 +140,7 @@ impl World {
     pub async fn rename(&mut self, id: Uuid, name: &str) {
         let stored = self
             .store
-            .read_stream(&person::stream_id(id), 1)
+            .read_stream(&self.stream::<person::PersonEvent>(id), 1)
             .await
             .expect("read person");
         let events: Vec<_> = stored
@@ -130,13 +157,14 @@ impl World {
             },
         )
         .expect("change details");
-        self.append(person::stream_id(id), events).await;
+        self.append(self.stream::<person::PersonEvent>(id), events)
+            .await;
     }
 
     async fn schedule_of(&self, person: Uuid) -> schedule::Schedule {
         let stored = self
             .store
-            .read_stream(&schedule::stream_id(person), 1)
+            .read_stream(&self.stream::<schedule::ScheduleEvent>(person), 1)
             .await
             .expect("read schedule");
         let events: Vec<_> = stored
@@ -149,7 +177,8 @@ impl World {
     async fn schedule_cmd(&mut self, person: Uuid, cmd: ScheduleCommand) {
         let state = self.schedule_of(person).await;
         let events = schedule::decide(&state, cmd).expect("schedule command");
-        self.append(schedule::stream_id(person), events).await;
+        self.append(self.stream::<schedule::ScheduleEvent>(person), events)
+            .await;
     }
 
     /// Adds then removes availability windows.
@@ -173,7 +202,7 @@ impl World {
     async fn interview_of(&self, id: Uuid) -> Option<interview::Interview> {
         let stored = self
             .store
-            .read_stream(&interview::stream_id(id), 1)
+            .read_stream(&self.stream::<InterviewEvent>(id), 1)
             .await
             .expect("read interview");
         let events: Vec<_> = stored
@@ -206,7 +235,7 @@ impl World {
 
     /// Schedules an interview, booking every participant first.
     pub async fn schedule(&mut self, spec: Spec<'_>) -> Uuid {
-        let id = Uuid::now_v7();
+        let id = self.next_id();
         let facts = |p: &Uuid| ParticipantFacts {
             id: *p,
             roles: self.roles.get(p).cloned(),
@@ -227,7 +256,7 @@ impl World {
         .expect("schedule");
         let planned = interview::replay(&events).expect("scheduled");
         self.book_all(&planned).await;
-        self.append(interview::stream_id(id), events).await;
+        self.append(self.stream::<InterviewEvent>(id), events).await;
         id
     }
 
@@ -247,7 +276,7 @@ impl World {
             ) => self.release_all(&after).await,
             _ => {}
         }
-        self.append(interview::stream_id(id), events).await;
+        self.append(self.stream::<InterviewEvent>(id), events).await;
     }
 
     /// Starts and completes an interview, `minutes` long.
