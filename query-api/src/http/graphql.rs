@@ -2,7 +2,8 @@
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Data, ServerError};
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{RawQuery, State, WebSocketUpgrade};
@@ -10,17 +11,44 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
-use super::AppState;
+use super::{AppState, auth};
 use crate::consistency::{MIN_POSITION_HEADER, parse_min_position, wait_for_position};
 use crate::error::{coded, codes};
 use crate::read_model::{Answer, ResponseCache};
+use crate::schema::Caller;
+
+/// The caller the authentication middleware verified; `Err` is the answer for a request
+/// that somehow has none (never served unauthenticated).
+fn verified(caller: Option<Extension<Caller>>) -> Result<Caller, Response> {
+    caller
+        .map(|Extension(c)| c)
+        .ok_or_else(|| auth::refusal(&infra::auth::AuthError::Missing))
+}
+
+/// The response cache's key: the body, for this caller's tenant, roles and person (what
+/// the access rules look at), so that nobody is served an answer made for another.
+fn cache_key(caller: &Caller, body: &Bytes) -> Bytes {
+    let p = &caller.principal;
+    let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
+    let person = p.person.map(|id| id.to_string()).unwrap_or_default();
+    let head = format!("{}\n{}\n{person}\n", caller.tenant.as_str(), roles.join(","));
+    let mut key = Vec::with_capacity(head.len() + body.len());
+    key.extend_from_slice(head.as_bytes());
+    key.extend_from_slice(body);
+    Bytes::from(key)
+}
 
 /// A single GraphQL request as a JSON body.
 pub async fn graphql_post(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let caller = match verified(caller) {
+        Ok(c) => c,
+        Err(refused) => return refused,
+    };
     let body = match body {
         Ok(b) => b,
         Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
@@ -65,7 +93,7 @@ pub async fn graphql_post(
         if let Err(refused) = wait(&state, &headers).await {
             return answer(&state, None, started, refused);
         }
-        if let Some(hit) = responses.get(&body) {
+        if let Some(hit) = responses.get(&cache_key(&caller, &body)) {
             state.metrics.observe(
                 hit.operation.as_deref(),
                 started.elapsed().as_secs_f64(),
@@ -79,8 +107,11 @@ pub async fn graphql_post(
     }
     match serde_json::from_slice::<async_graphql::Request>(&body) {
         Ok(request) => match responses {
-            Some(responses) => execute_and_keep(&state, responses, body, request, started).await,
-            None => execute(&state, &headers, request).await,
+            Some(responses) => {
+                let key = cache_key(&caller, &body);
+                execute_and_keep(&state, responses, key, request.data(caller), started).await
+            }
+            None => execute(&state, &headers, request.data(caller)).await,
         },
         Err(e) => refuse(
             &state,
@@ -96,11 +127,16 @@ pub async fn graphql_post(
 /// A query in the URL: `?query=…&operationName=…&variables=…`.
 pub async fn graphql_get(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let caller = match verified(caller) {
+        Ok(c) => c,
+        Err(refused) => return refused,
+    };
     match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
-        Ok(request) => execute(&state, &headers, request).await,
+        Ok(request) => execute(&state, &headers, request.data(caller)).await,
         Err(e) => refuse(
             &state,
             StatusCode::BAD_REQUEST,
@@ -112,9 +148,11 @@ pub async fn graphql_get(
     }
 }
 
-/// Subscriptions over `graphql-transport-ws` (and the older `graphql-ws`).
+/// Subscriptions over `graphql-transport-ws` (and the older `graphql-ws`), for the
+/// caller of the upgrade request's header or of the `connection_init` payload.
 pub async fn graphql_ws(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -122,16 +160,12 @@ pub async fn graphql_ws(
     let mut data = Data::default();
     data.insert(state.ctx.loaders());
     let shutdown = state.shutdown.clone();
+    let verifier = state.verifier.clone();
+    let caller = caller.map(|Extension(c)| c);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            let serve = GraphQLWebSocket::new(socket, schema, protocol)
-                .with_data(data)
-                .serve();
-            tokio::select! {
-                _ = serve => {}
-                _ = shutdown.cancelled() => tracing::debug!("closing subscription socket: shutting down"),
-            }
+        .on_upgrade(move |socket| {
+            auth::serve_socket(socket, schema, protocol, data, caller, verifier, shutdown)
         })
 }
 

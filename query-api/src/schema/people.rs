@@ -8,6 +8,7 @@ use super::enums::{InterviewOrder, InterviewStatus, Role, Stored};
 use super::interview::int;
 use super::interviews::InterviewConnection;
 use super::prefetch::Wants;
+use super::access::{self, Field};
 use super::query_ctx;
 use crate::error::{QueryError, QueryResult};
 use crate::loaders::Loaders;
@@ -63,8 +64,9 @@ impl Person {
     }
 
     /// Contact email.
-    async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
+    async fn email(&self, ctx: &Context<'_>) -> QueryResult<Option<&str>> {
+        access::person(ctx, Field::Email, self.0.id)?;
+        Ok(self.0.email.as_deref())
     }
 
     /// Roles held.
@@ -98,6 +100,7 @@ impl Person {
             statuses: status.map(|s| vec![s.as_str().to_owned()]),
             ..InterviewFilter::default()
         };
+        let filter = access::scoped(ctx, Field::PersonInterviews, filter)?;
         InterviewConnection::load(
             query_ctx(ctx).read_model(),
             filter,
