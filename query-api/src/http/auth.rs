@@ -43,8 +43,7 @@ pub fn is_public(method: &Method, path: &str) -> bool {
 /// Verifies `token` and reads its tenant.
 pub(crate) async fn caller_of(verifier: &Verifier, token: &str) -> Result<Caller, AuthError> {
     let principal = verifier.verify(token).await?;
-    let tenant =
-        Tenant::parse(&principal.tenant).map_err(|_| AuthError::InvalidClaim("tenant"))?;
+    let tenant = Tenant::parse(&principal.tenant).map_err(|_| AuthError::InvalidClaim("tenant"))?;
     Ok(Caller { principal, tenant })
 }
 
@@ -203,7 +202,8 @@ where
     S: futures::Sink<Message> + Unpin,
 {
     if legacy {
-        let error = serde_json::json!({ "type": "connection_error", "payload": { "message": reason } });
+        let error =
+            serde_json::json!({ "type": "connection_error", "payload": { "message": reason } });
         let _ = sink.send(Message::Text(error.to_string().into())).await;
     }
     let frame = CloseFrame {
@@ -235,13 +235,7 @@ pub(crate) async fn serve_socket(
         Ok(Some(init)) => init,
         Ok(None) => return,
         Err(_) => {
-            close(
-                &mut sink,
-                legacy,
-                4408,
-                "Connection initialisation timeout",
-            )
-            .await;
+            close(&mut sink, legacy, 4408, "Connection initialisation timeout").await;
             return;
         }
     };
@@ -258,10 +252,9 @@ pub(crate) async fn serve_socket(
         .unwrap_or(Duration::ZERO);
     data.insert(caller);
     // async-graphql answers the init itself (its default accepts it): hand it back.
-    let replayed = futures::stream::once(async move {
-        Ok::<_, axum::Error>(Message::Binary(init.into()))
-    })
-    .chain(stream);
+    let replayed =
+        futures::stream::once(async move { Ok::<_, axum::Error>(Message::Binary(init.into())) })
+            .chain(stream);
     let serve = GraphQLWebSocket::new_with_pair(&mut sink, replayed, schema, protocol)
         .with_data(data)
         .serve();
@@ -286,10 +279,19 @@ mod tests {
     #[test]
     fn a_connection_init_payload_carries_its_token_under_any_of_three_names() {
         let cases = [
-            (serde_json::json!({ "Authorization": "Bearer a.b.c" }), Ok(Some("a.b.c"))),
-            (serde_json::json!({ "authorization": "bearer a.b.c" }), Ok(Some("a.b.c"))),
+            (
+                serde_json::json!({ "Authorization": "Bearer a.b.c" }),
+                Ok(Some("a.b.c")),
+            ),
+            (
+                serde_json::json!({ "authorization": "bearer a.b.c" }),
+                Ok(Some("a.b.c")),
+            ),
             (serde_json::json!({ "token": "a.b.c" }), Ok(Some("a.b.c"))),
-            (serde_json::json!({ "token": "Bearer a.b.c" }), Ok(Some("a.b.c"))),
+            (
+                serde_json::json!({ "token": "Bearer a.b.c" }),
+                Ok(Some("a.b.c")),
+            ),
             (serde_json::json!({}), Ok(None)),
             (serde_json::Value::Null, Ok(None)),
             (

@@ -17,21 +17,17 @@ use crate::error::{coded, codes};
 use crate::read_model::{Answer, ResponseCache};
 use crate::schema::Caller;
 
-/// The caller the authentication middleware verified; `Err` is the answer for a request
-/// that somehow has none (never served unauthenticated).
-fn verified(caller: Option<Extension<Caller>>) -> Result<Caller, Response> {
-    caller
-        .map(|Extension(c)| c)
-        .ok_or_else(|| auth::refusal(&infra::auth::AuthError::Missing))
-}
-
 /// The response cache's key: the body, for this caller's tenant, roles and person (what
 /// the access rules look at), so that nobody is served an answer made for another.
 fn cache_key(caller: &Caller, body: &Bytes) -> Bytes {
     let p = &caller.principal;
     let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
     let person = p.person.map(|id| id.to_string()).unwrap_or_default();
-    let head = format!("{}\n{}\n{person}\n", caller.tenant.as_str(), roles.join(","));
+    let head = format!(
+        "{}\n{}\n{person}\n",
+        caller.tenant.as_str(),
+        roles.join(",")
+    );
     let mut key = Vec::with_capacity(head.len() + body.len());
     key.extend_from_slice(head.as_bytes());
     key.extend_from_slice(body);
@@ -45,9 +41,9 @@ pub async fn graphql_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let caller = match verified(caller) {
-        Ok(c) => c,
-        Err(refused) => return refused,
+    // Always there: the middleware refuses unauthenticated requests before this.
+    let Some(Extension(caller)) = caller else {
+        return auth::refusal(&infra::auth::AuthError::Missing);
     };
     let body = match body {
         Ok(b) => b,
@@ -131,9 +127,9 @@ pub async fn graphql_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let caller = match verified(caller) {
-        Ok(c) => c,
-        Err(refused) => return refused,
+    // Always there: the middleware refuses unauthenticated requests before this.
+    let Some(Extension(caller)) = caller else {
+        return auth::refusal(&infra::auth::AuthError::Missing);
     };
     match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
         Ok(request) => execute(&state, &headers, request.data(caller)).await,

@@ -125,7 +125,11 @@ pub static RULES: [Rule; 18] = [
         "interviewChanged",
         [All, All, Panel, Candidate, Deny],
     ),
-    rule("Subscription", "projectionStatus", [All, Deny, Deny, Deny, Deny]),
+    rule(
+        "Subscription",
+        "projectionStatus",
+        [All, Deny, Deny, Deny, Deny],
+    ),
     rule(
         "Interview",
         "feedback",

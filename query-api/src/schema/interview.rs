@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Object};
 use uuid::Uuid;
 
+use super::access::{self, Field};
 use super::connection::{charged, decode_after, encode_cursor, page_size, split_page};
 use super::enums::{InterviewKind, InterviewStatus, Stored};
 use super::history::{self, HistoryEntry, InterviewSnapshot};
@@ -13,7 +14,6 @@ use super::prefetch::Prefetch;
 use super::review::{Decision, Feedback};
 use super::scalars::DateTime;
 use super::transcript::{TranscriptConnection, TranscriptEdge, TranscriptSegment};
-use super::access::{self, Field};
 use super::{loaders, query_ctx};
 use crate::error::QueryResult;
 use crate::read_model::InterviewRow;

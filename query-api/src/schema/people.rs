@@ -3,12 +3,12 @@
 use async_graphql::{Context, Object, SimpleObject};
 use uuid::Uuid;
 
+use super::access::{self, Field};
 use super::connection::{PageInfo, charged, decode_after, encode_cursor, page_size, split_page};
 use super::enums::{InterviewOrder, InterviewStatus, Role, Stored};
 use super::interview::int;
 use super::interviews::InterviewConnection;
 use super::prefetch::Wants;
-use super::access::{self, Field};
 use super::query_ctx;
 use crate::error::{QueryError, QueryResult};
 use crate::loaders::Loaders;

@@ -38,7 +38,7 @@ impl Subscription {
         let grant = access::grant(ctx, Field::InterviewChanged)?;
         let qctx = query_ctx(ctx);
         let read_model = qctx.read_model().clone();
-        Ok(BroadcastStream::new(qctx.notices().subscribe()).filter_map(move |msg| {
+        let changes = BroadcastStream::new(qctx.notices().subscribe()).filter_map(move |msg| {
             let read_model = read_model.clone();
             async move {
                 let changed = match msg {
@@ -60,7 +60,8 @@ impl Subscription {
                     Err(e) => Some(Err(QueryError::from(e).into())),
                 }
             }
-        }))
+        });
+        Ok(changes)
     }
 
     /// A projection's status after each batch it commits.
@@ -71,7 +72,7 @@ impl Subscription {
         access::require(ctx, Field::ProjectionStatus)?;
         let qctx = query_ctx(ctx);
         let read_model = qctx.read_model().clone();
-        Ok(BroadcastStream::new(qctx.notices().subscribe()).filter_map(move |msg| {
+        let statuses = BroadcastStream::new(qctx.notices().subscribe()).filter_map(move |msg| {
             let read_model = read_model.clone();
             async move {
                 let notice = match msg {
@@ -89,6 +90,7 @@ impl Subscription {
                 };
                 Some(status.map_err(Into::into))
             }
-        }))
+        });
+        Ok(statuses)
     }
 }

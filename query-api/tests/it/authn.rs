@@ -104,8 +104,7 @@ async fn requests_without_a_valid_token_are_refused_before_the_body_is_parsed() 
     for (authorization, error) in cases {
         // Not even a GraphQL body: the refusal comes first.
         for body in ["{not json", "{\"query\": \"{ projections { name } }\"}"] {
-            let mut request =
-                Request::post("/graphql").header("content-type", "application/json");
+            let mut request = Request::post("/graphql").header("content-type", "application/json");
             if let Some(a) = authorization {
                 request = request.header("authorization", a);
             }
@@ -118,7 +117,10 @@ async fn requests_without_a_valid_token_are_refused_before_the_body_is_parsed() 
             let problem: Value = serde_json::from_slice(&bytes).expect("problem json");
             assert_eq!(problem["status"], 401, "{case}");
             assert!(
-                problem["type"].as_str().unwrap_or("").ends_with("/unauthorized"),
+                problem["type"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with("/unauthorized"),
                 "{problem}"
             );
         }
@@ -131,11 +133,18 @@ async fn requests_without_a_valid_token_are_refused_before_the_body_is_parsed() 
     }
     // The probes, the metrics and GraphiQL's page stay open; a valid token passes.
     for open in ["/", "/health/live", "/health/ready", "/metrics"] {
-        let response = send(&app, Request::get(open).body(Body::empty()).expect("request")).await;
+        let response = send(
+            &app,
+            Request::get(open).body(Body::empty()).expect("request"),
+        )
+        .await;
         assert_eq!(response.status(), 200, "{open}");
     }
     let (status, body) = app.post(json!({ "query": "{ __typename }" }), &[]).await;
-    assert_eq!((status.as_u16(), &body["data"]["__typename"]), (200, &json!("Query")));
+    assert_eq!(
+        (status.as_u16(), &body["data"]["__typename"]),
+        (200, &json!("Query"))
+    );
     app.stop().await;
 }
 
@@ -154,7 +163,11 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens `/graphql/ws` with `protocol`, and `authorization` on the upgrade if given.
-async fn connect(addr: std::net::SocketAddr, protocol: &str, authorization: Option<&str>) -> Socket {
+async fn connect(
+    addr: std::net::SocketAddr,
+    protocol: &str,
+    authorization: Option<&str>,
+) -> Socket {
     let mut request = format!("ws://{addr}/graphql/ws")
         .into_client_request()
         .expect("request");
@@ -202,9 +215,15 @@ async fn next(socket: &mut Socket) -> Result<Value, u16> {
 async fn a_subscription_socket_authenticates_in_connection_init() {
     let mut app = spawn().await;
     let w = &mut app.world;
-    let cand = w.person("Socket Candidate", &[domain::Role::Candidate]).await;
-    let ivr = w.person("Socket Interviewer", &[domain::Role::Interviewer]).await;
-    let other = w.person("Other Interviewer", &[domain::Role::Interviewer]).await;
+    let cand = w
+        .person("Socket Candidate", &[domain::Role::Candidate])
+        .await;
+    let ivr = w
+        .person("Socket Interviewer", &[domain::Role::Interviewer])
+        .await;
+    let other = w
+        .person("Other Interviewer", &[domain::Role::Interviewer])
+        .await;
     let spec = |panel, starts_at| Spec {
         candidate: cand,
         panel,
@@ -232,7 +251,11 @@ async fn a_subscription_socket_authenticates_in_connection_init() {
     assert_eq!(next(&mut socket).await, Err(4403));
     // The older protocol hears why first.
     let mut socket = connect(addr, "graphql-ws", None).await;
-    send_json(&mut socket, json!({ "type": "connection_init", "payload": {} })).await;
+    send_json(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": {} }),
+    )
+    .await;
     let error = next(&mut socket).await.expect("connection_error");
     assert_eq!(error["type"], "connection_error", "{error}");
     // A bad header on the upgrade is a 401 before any socket.
@@ -248,15 +271,27 @@ async fn a_subscription_socket_authenticates_in_connection_init() {
     assert!(refused.is_err(), "upgrade refused");
 
     // With a token: acknowledged, and only the interviews of its panel are delivered.
-    for (key, upgrade) in [("Authorization", None), ("token", None), ("", Some(token.as_str()))] {
+    for (key, upgrade) in [
+        ("Authorization", None),
+        ("token", None),
+        ("", Some(token.as_str())),
+    ] {
         let mut socket = connect(addr, "graphql-transport-ws", upgrade).await;
         let payload = match key {
             "" => json!({}),
             "token" => json!({ "token": token.trim_start_matches("Bearer ") }),
             k => json!({ k: token }),
         };
-        send_json(&mut socket, json!({ "type": "connection_init", "payload": payload })).await;
-        assert_eq!(next(&mut socket).await.expect("ack")["type"], "connection_ack", "{key}");
+        send_json(
+            &mut socket,
+            json!({ "type": "connection_init", "payload": payload }),
+        )
+        .await;
+        assert_eq!(
+            next(&mut socket).await.expect("ack")["type"],
+            "connection_ack",
+            "{key}"
+        );
         if key != "Authorization" {
             continue;
         }
@@ -305,7 +340,10 @@ async fn a_subscription_socket_is_closed_when_its_token_expires() {
         json!({ "type": "connection_init", "payload": { "Authorization": token } }),
     )
     .await;
-    assert_eq!(next(&mut socket).await.expect("ack")["type"], "connection_ack");
+    assert_eq!(
+        next(&mut socket).await.expect("ack")["type"],
+        "connection_ack"
+    );
     send_json(
         &mut socket,
         json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { projectionStatus { name } }" } }),

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-pub use infra::db::testing::TestDb;
 use infra::auth::{AuthSettings, Role as AuthRole, TokenRequest, Verifier};
+pub use infra::db::testing::TestDb;
 use infra::db::{self, PoolSettings, testing::assert_dropped_after_panic};
 use infra::postgres::PgEventStore;
 use infra::upcast::Upcasters;
@@ -75,7 +75,12 @@ pub async fn spawn_with(run_projector: bool) -> TestApp {
         tokio::spawn(runner.run(projector.clone()));
     }
     let state = AppState::new(ctx.clone(), HttpLimits::default(), verifier.clone());
-    let admin = bearer(&verifier, &[AuthRole::Admin], None, Duration::from_secs(3600));
+    let admin = bearer(
+        &verifier,
+        &[AuthRole::Admin],
+        None,
+        Duration::from_secs(3600),
+    );
     let caller = caller_of(&verifier, &admin).await;
     TestApp {
         db,
@@ -92,8 +97,17 @@ pub async fn spawn_with(run_projector: bool) -> TestApp {
 
 /// `Bearer …` of a token of `verifier`'s built-in key: `roles` in the default tenant,
 /// standing for `person` if given, valid for `ttl`.
-pub fn bearer(verifier: &Verifier, roles: &[AuthRole], person: Option<Uuid>, ttl: Duration) -> String {
-    let subject = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("-");
+pub fn bearer(
+    verifier: &Verifier,
+    roles: &[AuthRole],
+    person: Option<Uuid>,
+    ttl: Duration,
+) -> String {
+    let subject = roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join("-");
     let token = verifier
         .builtin()
         .mint(&TokenRequest {

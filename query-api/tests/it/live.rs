@@ -181,19 +181,15 @@ async fn subscriptions_follow_the_projectors_notifications() {
     let sub = format!(
         "subscription {{ interviewChanged(id: \"{id}\") {{ id startsAt candidate {{ name }} }} }}"
     );
-    let mut changes = app
-        .schema()
-        .execute_stream(
-            async_graphql::Request::new(sub)
-                .data(app.ctx.loaders())
-                .data(app.caller.clone()),
-        );
-    let mut statuses = app
-        .schema()
-        .execute_stream(
-            async_graphql::Request::new("subscription { projectionStatus { name state position } }")
-                .data(app.caller.clone()),
-        );
+    let mut changes = app.schema().execute_stream(
+        async_graphql::Request::new(sub)
+            .data(app.ctx.loaders())
+            .data(app.caller.clone()),
+    );
+    let mut statuses = app.schema().execute_stream(
+        async_graphql::Request::new("subscription { projectionStatus { name state position } }")
+            .data(app.caller.clone()),
+    );
     let (first_change, first_status) = (
         tokio::spawn(async move { changes.next().await }),
         tokio::spawn(async move { statuses.next().await }),
