@@ -165,8 +165,12 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
         });
     }
     if parts.query_api {
-        let mut settings =
-            query_api::Settings::new(query_addr, env.pool.clone(), env.store.clone());
+        let mut settings = query_api::Settings::new(
+            query_addr,
+            env.pool.clone(),
+            env.store.clone(),
+            env.verifier().await?,
+        );
         settings.min_position_timeout = Duration::from_millis(addrs.min_position_timeout_ms);
         let api = query_api::QueryApi::build(settings)
             .await

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use infra::AnyEventStore;
+use infra::auth::Verifier;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,9 @@ pub struct Settings {
     pub pool: PgPool,
     /// The event store, for `history` and `asOf`.
     pub store: AnyEventStore,
+    /// Verifies the bearer token of every request (built by the caller, which knows the
+    /// `AUTH_*` settings; docs/API.md §5).
+    pub verifier: Verifier,
     /// Longest `X-Min-Position` wait (default 5 s).
     pub min_position_timeout: Duration,
     /// Longest query execution (default 10 s).
@@ -43,12 +47,13 @@ pub struct Settings {
 
 impl Settings {
     /// Settings with the default limits.
-    pub fn new(addr: SocketAddr, pool: PgPool, store: AnyEventStore) -> Self {
+    pub fn new(addr: SocketAddr, pool: PgPool, store: AnyEventStore, verifier: Verifier) -> Self {
         let http = HttpLimits::default();
         Settings {
             addr,
             pool,
             store,
+            verifier,
             min_position_timeout: http.min_position_timeout,
             query_timeout: http.query_timeout,
             max_body_bytes: http.max_body_bytes,
@@ -106,6 +111,7 @@ impl QueryApi {
                 query_timeout: settings.query_timeout,
                 max_body_bytes: settings.max_body_bytes,
             },
+            settings.verifier,
         );
         let shutdown = state.shutdown_token().clone();
         let listener =

@@ -29,6 +29,8 @@ pub mod codes {
     pub const CONSISTENCY_TIMEOUT: &str = "CONSISTENCY_TIMEOUT";
     /// A referenced record is not in the read model (yet).
     pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// The caller's roles do not allow this field (docs/API.md §5).
+    pub const FORBIDDEN: &str = "FORBIDDEN";
     /// Something failed on our side; the details are in the server log.
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 }
@@ -55,6 +57,9 @@ pub enum QueryError {
     /// A record that another one points at is missing from the read model.
     #[error("{0}")]
     NotFound(String),
+    /// The caller may not read this field; the message says why, without data.
+    #[error("{0}")]
+    Forbidden(String),
     /// A read-model query failed (shared by every caller of a DataLoader batch).
     #[error(transparent)]
     ReadModel(Arc<ReadModelError>),
@@ -95,6 +100,7 @@ impl QueryError {
             QueryError::BadInput(_) => codes::BAD_USER_INPUT,
             QueryError::ConsistencyTimeout { .. } => codes::CONSISTENCY_TIMEOUT,
             QueryError::NotFound(_) => codes::NOT_FOUND,
+            QueryError::Forbidden(_) => codes::FORBIDDEN,
             QueryError::ReadModel(_) | QueryError::Store(_) => codes::INTERNAL_SERVER_ERROR,
         }
     }

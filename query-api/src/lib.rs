@@ -1,7 +1,7 @@
 //! The query API: a GraphQL read side over the read models (API.md §3).
 //!
 //! ```text
-//! QueryApi::build(Settings::new(addr, pool, store)).await?   // binds; port 0 works
+//! QueryApi::build(Settings::new(addr, pool, store, verifier)).await? // binds; port 0 works
 //!     .run_until_stopped(shutdown_signal()).await?            // graceful on SIGINT/SIGTERM
 //! ```
 //!
@@ -10,10 +10,13 @@
 //!   (graphql-transport-ws), `/health/live`, `/health/ready`, `/metrics`.
 //! - Reads go through [`read_model`] (typed SQL over schema `rm`), batched per request by
 //!   [`loaders`]; `history` and `asOf` read the event store.
-//! - Every read is made for a [`Viewer`] (taken from the request's extensions, the
-//!   `default` tenant when absent) and sees only its tenant's rows: each statement filters
-//!   by tenant and runs as role `interview_ledger_reader` under row-level security with
-//!   `app.tenant` set for its transaction; every cache is keyed by tenant.
+//! - Every route but `/health/*`, `/metrics` and GraphiQL's page needs a bearer token
+//!   (401 otherwise; WebSockets may send it in `connection_init`); the verified
+//!   [`Caller`] reads what [`schema::access`] allows its roles (docs/API.md §5).
+//! - Every read is made for the caller's [`Viewer`] (its tenant) and sees only its
+//!   tenant's rows: each statement filters by tenant and runs as role
+//!   `interview_ledger_reader` under row-level security with `app.tenant` set for its
+//!   transaction; every cache is keyed by tenant.
 //! - `X-Min-Position` waits for the projections ([`consistency`]); subscriptions and
 //!   those waits wake on the projector's NOTIFYs through one shared listener ([`notify`]).
 //!
@@ -51,5 +54,5 @@ pub mod viewer;
 pub use app::{QueryApi, QueryApiError, Settings, shutdown_signal};
 pub use context::QueryContext;
 pub use http::{AppState, HttpLimits, router};
-pub use schema::{Limits, QuerySchema, schema, sdl};
+pub use schema::{Caller, Limits, QuerySchema, schema, sdl};
 pub use viewer::Viewer;

@@ -1,8 +1,8 @@
 //! `/graphql` and `/graphql/ws`.
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::{Data, ServerError};
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql::ServerError;
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
@@ -11,16 +11,28 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
-use super::AppState;
+use super::{AppState, auth};
 use crate::consistency::{MIN_POSITION_HEADER, parse_min_position, wait_for_position};
 use crate::error::{coded, codes};
 use crate::read_model::{Answer, ResponseCache};
+use crate::schema::Caller;
 use crate::viewer::Viewer;
 
-/// Whom a request reads for: the [`Viewer`] the authentication middleware put into the
-/// request's extensions, else the `default` tenant's.
-fn viewer_of(viewer: Option<Extension<Viewer>>) -> Viewer {
-    viewer.map_or_else(Viewer::default_tenant, |Extension(v)| v)
+/// The response cache's key: the body, for this caller's tenant, roles and person (what
+/// the access rules look at), so that nobody is served an answer made for another.
+fn cache_key(caller: &Caller, body: &Bytes) -> Bytes {
+    let p = &caller.principal;
+    let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
+    let person = p.person.map(|id| id.to_string()).unwrap_or_default();
+    let head = format!(
+        "{}\n{}\n{person}\n",
+        caller.tenant.as_str(),
+        roles.join(",")
+    );
+    let mut key = Vec::with_capacity(head.len() + body.len());
+    key.extend_from_slice(head.as_bytes());
+    key.extend_from_slice(body);
+    Bytes::from(key)
 }
 
 /// The GraphQL request `request` made for `viewer`: its viewer and loaders in the data.
@@ -35,11 +47,15 @@ fn for_viewer(
 /// A single GraphQL request as a JSON body.
 pub async fn graphql_post(
     State(state): State<AppState>,
-    viewer: Option<Extension<Viewer>>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let viewer = viewer_of(viewer);
+    // Always there: the middleware refuses unauthenticated requests before this.
+    let Some(Extension(caller)) = caller else {
+        return auth::refusal(&infra::auth::AuthError::Missing);
+    };
+    let viewer = Viewer::of(caller.tenant.clone());
     let body = match body {
         Ok(b) => b,
         Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
@@ -84,7 +100,7 @@ pub async fn graphql_post(
         if let Err(refused) = wait(&state, &headers).await {
             return answer(&state, None, started, refused);
         }
-        if let Some(hit) = responses.get(&viewer.tenant, &body) {
+        if let Some(hit) = responses.get(&viewer.tenant, &cache_key(&caller, &body)) {
             state.metrics.observe(
                 hit.operation.as_deref(),
                 started.elapsed().as_secs_f64(),
@@ -99,9 +115,11 @@ pub async fn graphql_post(
     match serde_json::from_slice::<async_graphql::Request>(&body) {
         Ok(request) => match responses {
             Some(responses) => {
-                execute_and_keep(&state, &viewer, responses, body, request, started).await
+                let key = cache_key(&caller, &body);
+                let request = request.data(caller);
+                execute_and_keep(&state, &viewer, responses, key, request, started).await
             }
-            None => execute(&state, &viewer, &headers, request).await,
+            None => execute(&state, &viewer, &headers, request.data(caller)).await,
         },
         Err(e) => refuse(
             &state,
@@ -117,13 +135,17 @@ pub async fn graphql_post(
 /// A query in the URL: `?query=…&operationName=…&variables=…`.
 pub async fn graphql_get(
     State(state): State<AppState>,
-    viewer: Option<Extension<Viewer>>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let viewer = viewer_of(viewer);
+    // Always there: the middleware refuses unauthenticated requests before this.
+    let Some(Extension(caller)) = caller else {
+        return auth::refusal(&infra::auth::AuthError::Missing);
+    };
+    let viewer = Viewer::of(caller.tenant.clone());
     match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
-        Ok(request) => execute(&state, &viewer, &headers, request).await,
+        Ok(request) => execute(&state, &viewer, &headers, request.data(caller)).await,
         Err(e) => refuse(
             &state,
             StatusCode::BAD_REQUEST,
@@ -135,30 +157,24 @@ pub async fn graphql_get(
     }
 }
 
-/// Subscriptions over `graphql-transport-ws` (and the older `graphql-ws`). The whole
-/// connection reads for the viewer of its upgrade request.
+/// Subscriptions over `graphql-transport-ws` (and the older `graphql-ws`), for the
+/// caller of the upgrade request's header or of the `connection_init` payload: the whole
+/// connection reads for that caller's tenant.
 pub async fn graphql_ws(
     State(state): State<AppState>,
-    viewer: Option<Extension<Viewer>>,
+    caller: Option<Extension<Caller>>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let viewer = viewer_of(viewer);
     let schema = state.schema.clone();
-    let mut data = Data::default();
-    data.insert(state.ctx.loaders(&viewer));
-    data.insert(viewer);
+    let ctx = state.ctx.clone();
     let shutdown = state.shutdown.clone();
+    let verifier = state.verifier.clone();
+    let caller = caller.map(|Extension(c)| c);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            let serve = GraphQLWebSocket::new(socket, schema, protocol)
-                .with_data(data)
-                .serve();
-            tokio::select! {
-                _ = serve => {}
-                _ = shutdown.cancelled() => tracing::debug!("closing subscription socket: shutting down"),
-            }
+        .on_upgrade(move |socket| {
+            auth::serve_socket(socket, schema, protocol, ctx, caller, verifier, shutdown)
         })
 }
 

@@ -1,6 +1,8 @@
 //! The HTTP surface: `/graphql` (POST, GET), `/graphql/ws`, GraphiQL at `/`, health and
-//! metrics.
+//! metrics. Every route but health, metrics and GraphiQL's page needs a bearer token
+//! ([`auth`]).
 
+mod auth;
 mod docs;
 mod graphql;
 mod ops;
@@ -10,7 +12,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::get;
+use infra::auth::Verifier;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
@@ -48,11 +52,13 @@ pub struct AppState {
     limits: HttpLimits,
     shutdown: CancellationToken,
     docs: Arc<docs::Documents>,
+    /// Verifies the bearer token of every request (see [`auth`]).
+    verifier: Verifier,
 }
 
 impl AppState {
-    /// State serving the schema built on `ctx`.
-    pub fn new(ctx: QueryContext, limits: HttpLimits) -> Self {
+    /// State serving the schema built on `ctx` to callers whose tokens `verifier` accepts.
+    pub fn new(ctx: QueryContext, limits: HttpLimits, verifier: Verifier) -> Self {
         AppState {
             schema: schema(ctx.clone()),
             ctx,
@@ -60,6 +66,7 @@ impl AppState {
             limits,
             shutdown: CancellationToken::new(),
             docs: Arc::default(),
+            verifier,
         }
     }
 
@@ -92,6 +99,11 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(ops::live))
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
+        // Before any handler reads the body; unknown paths stay a 404 for anyone.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {

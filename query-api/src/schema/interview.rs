@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Object};
 use uuid::Uuid;
 
+use super::access::{self, Field};
 use super::connection::{charged, decode_after, encode_cursor, page_size, split_page};
 use super::enums::{InterviewKind, InterviewStatus, Stored};
 use super::history::{self, HistoryEntry, InterviewSnapshot};
@@ -140,6 +141,7 @@ impl Interview {
                 .await?
                 .unwrap_or_default(),
         };
+        access::feedback(ctx, &self.row, &rows)?;
         Ok(rows
             .into_iter()
             .map(|row| Feedback::new(row, self.pre.clone()))
@@ -147,7 +149,8 @@ impl Interview {
     }
 
     /// The hiring decision, once made.
-    async fn decision(&self) -> QueryResult<Option<Decision>> {
+    async fn decision(&self, ctx: &Context<'_>) -> QueryResult<Option<Decision>> {
+        access::interview(ctx, Field::Decision, Some(&self.row))?;
         Decision::from_row(&self.row)
     }
 
@@ -159,6 +162,7 @@ impl Interview {
         #[graphql(default = 100)] first: Option<i32>,
         after: Option<String>,
     ) -> QueryResult<TranscriptConnection> {
+        access::interview(ctx, Field::Transcript, Some(&self.row))?;
         let limit = page_size(first, 100)?;
         let after_seq: Option<i32> = decode_after(TRANSCRIPT_CURSOR, after.as_deref())?;
         let rows = query_ctx(ctx)
@@ -188,6 +192,7 @@ impl Interview {
 
     /// The interview's own stream, oldest first: the audit trail.
     async fn history(&self, ctx: &Context<'_>) -> QueryResult<Vec<HistoryEntry>> {
+        access::interview(ctx, Field::History, Some(&self.row))?;
         history::history(query_ctx(ctx).store(), viewer(ctx), self.row.id).await
     }
 
@@ -197,6 +202,7 @@ impl Interview {
         ctx: &Context<'_>,
         at: DateTime,
     ) -> QueryResult<Option<InterviewSnapshot>> {
+        access::interview(ctx, Field::AsOf, Some(&self.row))?;
         history::as_of(query_ctx(ctx).store(), viewer(ctx), self.row.id, at.0).await
     }
 }

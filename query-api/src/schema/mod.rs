@@ -1,6 +1,7 @@
 //! The GraphQL schema of API.md §3: the `Query` and `Subscription` roots and the types
 //! they return.
 
+pub mod access;
 mod analytics;
 mod connection;
 mod enums;
@@ -20,6 +21,7 @@ mod transcript;
 use async_graphql::{Context, EmptyMutation, Object, Schema};
 use uuid::Uuid;
 
+pub use access::Caller;
 pub use analytics::Analytics;
 pub use enums::{
     DecisionOutcome, InterviewKind, InterviewOrder, InterviewStatus, ProjectionState, Role,
@@ -38,6 +40,7 @@ use crate::context::QueryContext;
 use crate::error::{QueryError, QueryResult};
 use crate::loaders::Loaders;
 use crate::viewer::Viewer;
+use access::Field;
 use connection::charged;
 
 /// The schema type served.
@@ -91,6 +94,7 @@ impl Query {
     /// One interview; null when there is none with that id.
     async fn interview(&self, ctx: &Context<'_>, id: Uuid) -> QueryResult<Option<Interview>> {
         let row = loaders(ctx).interview(id).await?;
+        access::interview(ctx, Field::Interview, row.as_ref())?;
         Ok(row.map(Interview::from))
     }
 
@@ -107,6 +111,7 @@ impl Query {
         after: Option<String>,
     ) -> QueryResult<InterviewConnection> {
         let filter = filter.map(|f| f.into_filter()).unwrap_or_default();
+        let filter = access::scoped(ctx, Field::Interviews, filter)?;
         InterviewConnection::load(
             query_ctx(ctx).read_model(),
             viewer(ctx),
@@ -121,6 +126,7 @@ impl Query {
 
     /// One person; null when there is none with that id.
     async fn person(&self, ctx: &Context<'_>, id: Uuid) -> QueryResult<Option<Person>> {
+        access::person(ctx, Field::Person, id)?;
         let row = loaders(ctx).person(id).await?;
         Ok(row.map(Person::from))
     }
@@ -135,6 +141,7 @@ impl Query {
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> QueryResult<PersonConnection> {
+        access::require(ctx, Field::People)?;
         PersonConnection::load(
             query_ctx(ctx).read_model(),
             viewer(ctx),
@@ -154,6 +161,7 @@ impl Query {
         from: DateTime,
         to: DateTime,
     ) -> QueryResult<Schedule> {
+        access::person(ctx, Field::Schedule, person_id)?;
         schedule::schedule(
             query_ctx(ctx).read_model(),
             viewer(ctx),
@@ -176,6 +184,7 @@ impl Query {
         duration_minutes: i32,
         #[graphql(default = 50)] limit: Option<i32>,
     ) -> QueryResult<Vec<TimeSlot>> {
+        access::people(ctx, Field::Availability, &person_ids)?;
         let query = schedule::AvailabilityQuery {
             person_ids,
             from: from.0,
@@ -195,6 +204,7 @@ impl Query {
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> QueryResult<TranscriptHitConnection> {
+        access::require(ctx, Field::SearchTranscripts)?;
         let wants = transcript::HitWants::of(&ctx.look_ahead());
         TranscriptHitConnection::search(
             query_ctx(ctx).read_model(),
@@ -208,12 +218,14 @@ impl Query {
     }
 
     /// Aggregates over interviews.
-    async fn analytics(&self) -> Analytics {
-        Analytics
+    async fn analytics(&self, ctx: &Context<'_>) -> QueryResult<Analytics> {
+        access::require(ctx, Field::Analytics)?;
+        Ok(Analytics)
     }
 
     /// Where each projection stands.
     async fn projections(&self, ctx: &Context<'_>) -> QueryResult<Vec<ProjectionStatus>> {
+        access::require(ctx, Field::Projections)?;
         let rows = query_ctx(ctx).read_model().checkpoints().await?;
         rows.into_iter().map(ProjectionStatus::try_from).collect()
     }

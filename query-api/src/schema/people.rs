@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object, SimpleObject};
 use uuid::Uuid;
 
+use super::access::{self, Field};
 use super::connection::{PageInfo, charged, decode_after, encode_cursor, page_size, split_page};
 use super::enums::{InterviewOrder, InterviewStatus, Role, Stored};
 use super::interview::int;
@@ -64,8 +65,9 @@ impl Person {
     }
 
     /// Contact email.
-    async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
+    async fn email(&self, ctx: &Context<'_>) -> QueryResult<Option<&str>> {
+        access::person(ctx, Field::Email, self.0.id)?;
+        Ok(self.0.email.as_deref())
     }
 
     /// Roles held.
@@ -99,6 +101,7 @@ impl Person {
             statuses: status.map(|s| vec![s.as_str().to_owned()]),
             ..InterviewFilter::default()
         };
+        let filter = access::scoped(ctx, Field::PersonInterviews, filter)?;
         InterviewConnection::load(
             query_ctx(ctx).read_model(),
             viewer(ctx),

@@ -6,6 +6,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use uuid::Uuid;
 
+use super::access::{self, Field};
 use super::interview::Interview;
 use super::projections::ProjectionStatus;
 use super::{query_ctx, viewer};
@@ -33,12 +34,13 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         id: Option<Uuid>,
-    ) -> impl Stream<Item = Item<Interview>> + use<> {
+    ) -> async_graphql::Result<impl Stream<Item = Item<Interview>> + use<>> {
+        let grant = access::grant(ctx, Field::InterviewChanged)?;
         let qctx = query_ctx(ctx);
         let read_model = qctx.read_model().clone();
         // The connection's viewer: another tenant's changes are not even looked at.
         let viewer = viewer(ctx).clone();
-        BroadcastStream::new(qctx.notices().subscribe()).filter_map(move |msg| {
+        let changes = BroadcastStream::new(qctx.notices().subscribe()).filter_map(move |msg| {
             let read_model = read_model.clone();
             let viewer = viewer.clone();
             async move {
@@ -56,21 +58,26 @@ impl Subscription {
                     return None;
                 }
                 match read_model.interviews_by_ids(&viewer, &[changed]).await {
-                    Ok(mut rows) => rows.pop().map(|row| Ok(Interview::from(row))),
+                    Ok(mut rows) => rows
+                        .pop()
+                        .filter(|row| grant.sees(row))
+                        .map(|row| Ok(Interview::from(row))),
                     Err(e) => Some(Err(QueryError::from(e).into())),
                 }
             }
-        })
+        });
+        Ok(changes)
     }
 
     /// A projection's status after each batch it commits.
     async fn projection_status(
         &self,
         ctx: &Context<'_>,
-    ) -> impl Stream<Item = Item<ProjectionStatus>> + use<> {
+    ) -> async_graphql::Result<impl Stream<Item = Item<ProjectionStatus>> + use<>> {
+        access::require(ctx, Field::ProjectionStatus)?;
         let qctx = query_ctx(ctx);
         let read_model = qctx.read_model().clone();
-        BroadcastStream::new(qctx.notices().subscribe()).filter_map(move |msg| {
+        let statuses = BroadcastStream::new(qctx.notices().subscribe()).filter_map(move |msg| {
             let read_model = read_model.clone();
             async move {
                 let notice = match msg {
@@ -88,6 +95,7 @@ impl Subscription {
                 };
                 Some(status.map_err(Into::into))
             }
-        })
+        });
+        Ok(statuses)
     }
 }

@@ -6,16 +6,18 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use infra::auth::{AuthSettings, Role as AuthRole, TokenRequest, Verifier};
 pub use infra::db::testing::TestDb;
 use infra::db::{self, PoolSettings, testing::assert_dropped_after_panic};
 use infra::postgres::PgEventStore;
 use infra::upcast::Upcasters;
 use infra::{AnyEventStore, Position};
-use query_api::{AppState, HttpLimits, QueryContext, QuerySchema};
+use query_api::{AppState, Caller, HttpLimits, QueryContext, QuerySchema};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+use uuid::Uuid;
 
 use crate::world::World;
 
@@ -26,6 +28,13 @@ pub struct TestApp {
     pub ctx: QueryContext,
     pub state: AppState,
     pub world: World,
+    /// Verifies tokens; its built-in key mints the harness's.
+    pub verifier: Verifier,
+    /// `Bearer …` of an `admin` of the default tenant: sent with every HTTP request that
+    /// names no `Authorization` of its own.
+    pub admin: String,
+    /// Whom [`TestApp::execute`] runs as (the admin, unless a test changes it).
+    pub caller: Caller,
     projector: CancellationToken,
 }
 
@@ -43,6 +52,10 @@ pub async fn spawn_with(run_projector: bool) -> TestApp {
         .expect("connect");
     db::migrate(&pool).await.expect("event store migrations");
     projections::prepare(&pool).await.expect("read models");
+    infra::auth::migrate(&pool).await.expect("auth migrations");
+    let verifier = Verifier::new(AuthSettings::default(), pool.clone())
+        .await
+        .expect("verifier");
     let store = AnyEventStore::Postgres(Arc::new(PgEventStore::new(
         pool.clone(),
         Arc::new(Upcasters::standard()),
@@ -62,15 +75,60 @@ pub async fn spawn_with(run_projector: bool) -> TestApp {
     if run_projector {
         tokio::spawn(runner.run(projector.clone()));
     }
-    let state = AppState::new(ctx.clone(), HttpLimits::default());
+    let state = AppState::new(ctx.clone(), HttpLimits::default(), verifier.clone());
+    let admin = bearer(
+        &verifier,
+        &[AuthRole::Admin],
+        None,
+        Duration::from_secs(3600),
+    );
+    let caller = caller_of(&verifier, &admin).await;
     TestApp {
         db,
         pool,
         state,
         world: World::new(store),
         ctx,
+        verifier,
+        admin,
+        caller,
         projector,
     }
+}
+
+/// `Bearer …` of a token of `verifier`'s built-in key: `roles` in the default tenant,
+/// standing for `person` if given, valid for `ttl`.
+pub fn bearer(
+    verifier: &Verifier,
+    roles: &[AuthRole],
+    person: Option<Uuid>,
+    ttl: Duration,
+) -> String {
+    let subject = roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join("-");
+    let token = verifier
+        .builtin()
+        .mint(&TokenRequest {
+            tenant: "default".to_owned(),
+            roles: roles.to_vec(),
+            subject: format!("test-{subject}"),
+            person,
+            name: Some("Test Caller".into()),
+            ttl,
+        })
+        .expect("mint");
+    format!("Bearer {token}")
+}
+
+/// The caller `bearer` (`Bearer …`) stands for.
+pub async fn caller_of(verifier: &Verifier, bearer: &str) -> Caller {
+    let token = bearer.strip_prefix("Bearer ").expect("a bearer");
+    let principal = verifier.verify(token).await.expect("a valid token");
+    let tenant = domain::Tenant::parse(&principal.tenant).expect("tenant");
+    Caller { principal, tenant }
 }
 
 impl TestApp {
@@ -84,7 +142,12 @@ impl TestApp {
 
     /// Serves from now on with these HTTP limits.
     pub fn set_limits(&mut self, limits: HttpLimits) {
-        self.state = AppState::new(self.ctx.clone(), limits);
+        self.state = AppState::new(self.ctx.clone(), limits, self.verifier.clone());
+    }
+
+    /// `Bearer …` of a one-hour token with `roles`, standing for `person` if given.
+    pub fn bearer(&self, roles: &[AuthRole], person: Option<Uuid>) -> String {
+        bearer(&self.verifier, roles, person, Duration::from_secs(3600))
     }
 
     /// The schema served.
@@ -116,7 +179,8 @@ impl TestApp {
     pub async fn execute(&self, query: &str, variables: Value) -> Value {
         let request = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(variables))
-            .data(self.ctx.loaders(&Viewer::default_tenant()));
+            .data(self.ctx.loaders(&Viewer::default_tenant()))
+            .data(self.caller.clone());
         let response = self.schema().execute(request).await;
         serde_json::to_value(&response).expect("response serializes")
     }
@@ -139,8 +203,18 @@ impl TestApp {
         errors
     }
 
-    /// Sends an HTTP request through the router (no socket).
-    pub async fn http(&self, request: Request<Body>) -> (StatusCode, String) {
+    /// Sends an HTTP request through the router (no socket), as the harness's admin
+    /// unless it carries an `Authorization` of its own.
+    pub async fn http(&self, mut request: Request<Body>) -> (StatusCode, String) {
+        if !request.headers().contains_key("authorization") {
+            let value = self.admin.parse().expect("header value");
+            request.headers_mut().insert("authorization", value);
+        }
+        self.http_raw(request).await
+    }
+
+    /// Sends an HTTP request through the router exactly as given.
+    pub async fn http_raw(&self, request: Request<Body>) -> (StatusCode, String) {
         let response = query_api::router(self.state.clone())
             .oneshot(request)
             .await

@@ -84,12 +84,13 @@ async fn a_waiting_query_wakes_on_the_projectors_notification_and_failed_project
     app.set_consistency_timeout(2000);
     let query = json!({ "query": "{ projections { name state position } }" });
     let waiting = {
-        let (state, q) = (app.state.clone(), query.clone());
+        let (state, q, admin) = (app.state.clone(), query.clone(), app.admin.clone());
         tokio::spawn(async move {
             let started = Instant::now();
             let request = axum::http::Request::post("/graphql")
                 .header("content-type", "application/json")
                 .header("x-min-position", "50-0")
+                .header("authorization", admin)
                 .body(axum::body::Body::from(q.to_string()))
                 .expect("request");
             let response = tower::ServiceExt::oneshot(query_api::router(state), request)
@@ -182,11 +183,14 @@ async fn subscriptions_follow_the_projectors_notifications() {
         "subscription {{ interviewChanged(id: \"{id}\") {{ id startsAt candidate {{ name }} }} }}"
     );
     let mut changes = app.schema().execute_stream(
-        async_graphql::Request::new(sub).data(app.ctx.loaders(&Viewer::default_tenant())),
+        async_graphql::Request::new(sub)
+            .data(app.ctx.loaders(&Viewer::default_tenant()))
+            .data(app.caller.clone()),
     );
-    let mut statuses = app
-        .schema()
-        .execute_stream("subscription { projectionStatus { name state position } }");
+    let mut statuses = app.schema().execute_stream(
+        async_graphql::Request::new("subscription { projectionStatus { name state position } }")
+            .data(app.caller.clone()),
+    );
     let (first_change, first_status) = (
         tokio::spawn(async move { changes.next().await }),
         tokio::spawn(async move { statuses.next().await }),

@@ -1,7 +1,9 @@
 //! Integration tests of the query API against a real PostgreSQL: a fresh database per
 //! test, data written as domain events and projected by the real projector.
 
+mod access;
 mod analytics;
+mod authn;
 mod cache;
 mod contract;
 mod harness;

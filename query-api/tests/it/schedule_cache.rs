@@ -435,7 +435,8 @@ async fn cached_and_uncached_schedules_agree_at_every_edge_of_the_range() {
                     .execute(
                         async_graphql::Request::new(AVAILABILITY)
                             .variables(async_graphql::Variables::from_json(vars.clone()))
-                            .data(off.loaders(&Viewer::default_tenant())),
+                            .data(off.loaders(&Viewer::default_tenant()))
+                            .data(app.caller.clone()),
                     )
                     .await;
                 let off_answer = serde_json::to_value(&off_answer).expect("json");
@@ -448,7 +449,8 @@ async fn cached_and_uncached_schedules_agree_at_every_edge_of_the_range() {
                     .execute(
                         async_graphql::Request::new(SCHEDULE)
                             .variables(async_graphql::Variables::from_json(vars.clone()))
-                            .data(off.loaders(&Viewer::default_tenant())),
+                            .data(off.loaders(&Viewer::default_tenant()))
+                            .data(app.caller.clone()),
                     )
                     .await;
                 let off_answer = serde_json::to_value(&off_answer).expect("json");

@@ -16,6 +16,7 @@ async fn the_server_serves_graphql_graphiql_health_metrics_and_websockets_then_s
         "127.0.0.1:0".parse().expect("addr"),
         app.pool.clone(),
         store,
+        app.verifier.clone(),
     );
     settings.min_position_timeout = Duration::from_millis(300);
     let api = QueryApi::build(settings).await.expect("build");
@@ -26,7 +27,17 @@ async fn the_server_serves_graphql_graphiql_health_metrics_and_websockets_then_s
         let _ = stopped.await;
     }));
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .default_headers(
+            [(
+                reqwest::header::AUTHORIZATION,
+                app.admin.parse().expect("header value"),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .expect("client");
 
     let body: Value = client
         .post(format!("{base}/graphql"))
