@@ -321,3 +321,15 @@ async fn a_request_without_a_viewer_reads_the_default_tenant() {
     assert_eq!(acme["person"]["name"], "Ada Acme");
     app.stop().await;
 }
+
+#[test]
+fn the_query_api_reads_as_the_role_and_setting_the_projections_set_up() {
+    assert_eq!(
+        query_api::read_model::READER_ROLE,
+        projections::rls::READER_ROLE
+    );
+    assert_eq!(
+        query_api::read_model::TENANT_SETTING,
+        projections::rls::TENANT_SETTING
+    );
+}
