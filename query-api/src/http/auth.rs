@@ -39,7 +39,8 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Routes anyone may call without a token: probes, the metrics scrape, GraphiQL's page.
 pub fn is_public(method: &Method, path: &str) -> bool {
-    path.starts_with("/health/") || path == "/metrics" || (path == "/" && method == Method::GET)
+    let read = method == Method::GET || method == Method::HEAD;
+    path.starts_with("/health/") || path == "/metrics" || (path == "/" && read)
 }
 
 /// Verifies `token` and reads its tenant.
@@ -318,6 +319,32 @@ mod tests {
                 "{payload}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_a_401_challenge_or_an_opaque_503() {
+        let missing = refusal(&AuthError::Missing);
+        assert_eq!(missing.status(), 401);
+        assert_eq!(
+            missing.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"interview-ledger\""
+        );
+        let expired = refusal(&AuthError::Expired);
+        let challenge = expired.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap_or_default();
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+        let down = refusal(&AuthError::KeySource("connect to 10.0.0.7:5432".into()));
+        assert_eq!(down.status(), 503);
+        assert!(down.headers().get(header::WWW_AUTHENTICATE).is_none());
+        let body = axum::body::to_bytes(down.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("/unavailable") && !text.contains("10.0.0.7"),
+            "{text}"
+        );
     }
 
     #[test]

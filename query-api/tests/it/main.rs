@@ -11,6 +11,7 @@ mod history;
 mod interviews;
 mod limits;
 mod live;
+mod ownership;
 mod people;
 mod responses;
 mod scenario;
