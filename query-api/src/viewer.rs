@@ -1,9 +1,10 @@
 //! Who is asking: every read of the query API is made for one [`Viewer`], and sees only
 //! the rows of the viewer's tenant.
 //!
-//! The HTTP handlers take it from the request's extensions (where the authentication
-//! middleware puts the verified caller) and fall back to the `default` tenant when there
-//! is none; a WebSocket connection takes it once, from its upgrade request. It travels in
+//! The HTTP handlers make it from the verified caller's tenant (the authentication
+//! middleware puts the caller into the request's extensions); a WebSocket connection
+//! makes it once, from the caller of its `connection_init`. The access rules refuse
+//! everything to a request whose viewer is not of its caller's tenant. It travels in
 //! the GraphQL request data, and resolvers pass it whole to every read of the
 //! [`ReadModel`](crate::read_model::ReadModel), which filters by its tenant and reads
 //! through the database's row-level security as that tenant.

@@ -172,7 +172,11 @@ fn forbidden(field: Field) -> QueryError {
 
 /// The caller of this request, if the HTTP layer put one into the request data.
 pub(crate) fn caller<'a>(ctx: &Context<'a>) -> Option<&'a Caller> {
-    ctx.data_opt::<Caller>()
+    // A caller counts only where the reads are made for its own tenant: a request whose
+    // viewer (and loaders) are of another tenant is treated as having no caller, so it
+    // is refused everything rather than served another tenant's rows.
+    let caller = ctx.data_opt::<Caller>()?;
+    (super::viewer(ctx).tenant == caller.tenant).then_some(caller)
 }
 
 impl Grant {

@@ -104,6 +104,17 @@ pub fn bearer(
     person: Option<Uuid>,
     ttl: Duration,
 ) -> String {
+    bearer_in(verifier, "default", roles, person, ttl)
+}
+
+/// Like [`bearer`], in `tenant`.
+pub fn bearer_in(
+    verifier: &Verifier,
+    tenant: &str,
+    roles: &[AuthRole],
+    person: Option<Uuid>,
+    ttl: Duration,
+) -> String {
     let subject = roles
         .iter()
         .map(|r| r.as_str())
@@ -112,7 +123,7 @@ pub fn bearer(
     let token = verifier
         .builtin()
         .mint(&TokenRequest {
-            tenant: "default".to_owned(),
+            tenant: tenant.to_owned(),
             roles: roles.to_vec(),
             subject: format!("test-{subject}"),
             person,
@@ -246,15 +257,22 @@ impl TestApp {
         (status, json)
     }
 
-    /// POSTs a GraphQL request as `viewer` (in the request's extensions, where the
-    /// authentication middleware will put it); the JSON response, failing on errors.
+    /// POSTs a GraphQL request as an admin of `viewer`'s tenant (its token says the
+    /// tenant); the JSON response, failing on errors.
     pub async fn data_as(&self, viewer: &Viewer, query: &str, variables: Value) -> Value {
         let body = json!({ "query": query, "variables": variables });
-        let mut request = Request::post("/graphql")
+        let token = bearer_in(
+            &self.verifier,
+            viewer.tenant.as_str(),
+            &[AuthRole::Admin],
+            None,
+            Duration::from_secs(3600),
+        );
+        let request = Request::post("/graphql")
             .header("content-type", "application/json")
+            .header("authorization", token)
             .body(Body::from(body.to_string()))
             .expect("request");
-        request.extensions_mut().insert(viewer.clone());
         let (status, text) = self.http(request).await;
         let json: Value = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
         assert_eq!(status, StatusCode::OK, "{json:#}");

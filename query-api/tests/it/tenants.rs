@@ -1,7 +1,6 @@
-//! Tenants: a viewer of one tenant never sees, counts, finds or hears of another tenant's
+//! Tenants: a caller of one tenant never sees, counts, finds or hears of another tenant's
 //! data, even where the other tenant uses the same ids. Requests go through the router
-//! with the [`Viewer`] in the request's extensions, as the authentication middleware
-//! will put it there.
+//! with a token of the tenant under test (the verified caller's tenant is the viewer's).
 
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use query_api::Viewer;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::harness::{TestApp, spawn};
+use crate::harness::{TestApp, bearer_in, caller_of, spawn};
 use crate::scenario::{Hiring, hiring};
 use crate::world::{Spec, t};
 
@@ -265,10 +264,19 @@ async fn a_subscription_hears_only_its_tenants_changes() {
     app.settle().await;
 
     let acme = viewer("acme");
+    let token = bearer_in(
+        &app.verifier,
+        "acme",
+        &[infra::auth::Role::Admin],
+        None,
+        Duration::from_secs(3600),
+    );
+    let caller = caller_of(&app.verifier, &token).await;
     let sub = "subscription { interviewChanged { id position startsAt } }";
     let mut changes = app.schema().execute_stream(
         async_graphql::Request::new(sub)
             .data(acme.clone())
+            .data(caller)
             .data(app.ctx.loaders(&acme)),
     );
     let first = tokio::spawn(async move { changes.next().await });
@@ -301,7 +309,7 @@ async fn a_subscription_hears_only_its_tenants_changes() {
 }
 
 #[tokio::test]
-async fn a_request_without_a_viewer_reads_the_default_tenant() {
+async fn a_token_of_the_default_tenant_reads_the_default_tenant() {
     let mut app = spawn().await;
     let ada = app.world.person("Ada Default", &[Role::Candidate]).await;
     app.world.in_tenant("acme");
