@@ -67,13 +67,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         // JSON can spell U+0000 (`\u0000`); no stored text can hold it (PostgreSQL text
         // and jsonb refuse it). Refused here, once, for every field of every command.
-        if raw.windows(6).any(|w| w == b"\\u0000") {
-            if let Some(field) = nul_at(&value, String::new()) {
-                return Err(ApiError::Validation(vec![FieldError::new(
-                    field,
-                    "must not contain the NUL character (U+0000)".to_owned(),
-                )]));
-            }
+        if raw.windows(6).any(|w| w == b"\\u0000")
+            && let Some(field) = nul_at(&value, String::new())
+        {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                field,
+                "must not contain the NUL character (U+0000)".to_owned(),
+            )]));
         }
         let value = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();

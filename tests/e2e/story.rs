@@ -11,7 +11,8 @@ const INTERVIEW: &str = r#"query($id: UUID!) { interview(id: $id) {
   feedback { interviewer { id } rating competencies { name score } notes }
   decision { outcome decidedBy reason }
   transcript(first: 10) { edges { node { speakerId text } } }
-  history { version type actor }
+  history { version type actor actorName actorPerson onBehalfOf }
+  asOf(at: "2099-01-01T00:00:00Z") { version lastActor }
 } }"#;
 
 async fn story(server: &Server) {
@@ -118,6 +119,13 @@ async fn story(server: &Server) {
             "DecisionMade"
         ]
     );
+    // Every event names the verified caller: the CLI's token (subject `cli`).
+    for h in iv["history"].as_array().expect("history") {
+        assert_eq!(h["actor"], "cli", "{h}");
+        assert_eq!(h["onBehalfOf"], serde_json::Value::Null, "{h}");
+    }
+    assert_eq!(iv["asOf"]["lastActor"], "cli");
+    assert_eq!(iv["asOf"]["version"], 7);
 
     // A second interview, cancelled: its bookings are released and counted as cancelled.
     let (second, _) = s.ok(s.post("/interviews", json!({"candidateId": other, "interviewerIds": [i2], "position": position_name, "kind": "technical", "startsAt": at(day1, "10:30"), "durationMinutes": 30})).await);

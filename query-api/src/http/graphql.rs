@@ -1,7 +1,7 @@
 //! `/graphql` and `/graphql/ws`.
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::ServerError;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
 use axum::Extension;
 use axum::body::Bytes;

@@ -25,8 +25,15 @@ pub struct HistoryEntry {
     pub event_type: String,
     /// When the command was decided.
     pub occurred_at: DateTime,
-    /// Who issued the command.
+    /// Who issued the command: the verified token's subject (for events written before
+    /// tokens, the then self-declared actor).
     pub actor: String,
+    /// The actor's display name, when its token carried one.
+    pub actor_name: Option<String>,
+    /// The person the actor is, when its token mapped to one.
+    pub actor_person: Option<Uuid>,
+    /// The person a `service` actor acted for.
+    pub on_behalf_of: Option<Uuid>,
     /// Groups the events of one request.
     pub correlation_id: Option<Uuid>,
     /// What caused this event.
@@ -43,6 +50,9 @@ impl From<RecordedEvent> for HistoryEntry {
             event_type: e.event_type,
             occurred_at: e.metadata.occurred_at.into(),
             actor: e.metadata.actor,
+            actor_name: e.metadata.actor_name,
+            actor_person: e.metadata.actor_person,
+            on_behalf_of: e.metadata.on_behalf_of,
             correlation_id: e.metadata.correlation_id,
             causation_id: e.metadata.causation_id,
             data: e.data,
@@ -63,6 +73,12 @@ pub struct InterviewSnapshot {
     pub interviewer_ids: Vec<Uuid>,
     /// Events applied by then.
     pub version: i32,
+    /// Who issued the last of those events (the token's subject).
+    pub last_actor: String,
+    /// The person that actor is, when its token mapped to one.
+    pub last_actor_person: Option<Uuid>,
+    /// The person a `service` acted for in that event.
+    pub last_on_behalf_of: Option<Uuid>,
 }
 
 /// The stream of interview `id` in the viewer's tenant: another tenant's interview of the
@@ -98,6 +114,7 @@ pub(crate) async fn as_of(
     at: chrono::DateTime<Utc>,
 ) -> QueryResult<Option<InterviewSnapshot>> {
     let mut state = None;
+    let mut last = None;
     for event in stream(store, viewer, id).await? {
         // A stream's events are appended in decision order, so the first event after
         // `at` ends the prefix that existed at `at`.
@@ -108,8 +125,13 @@ pub(crate) async fn as_of(
             StoreError::Decode(format!("{} v{}: {e}", event.stream_id, event.version))
         })?;
         state = interview::evolve(state, &decoded);
+        last = Some(event.metadata);
     }
+    let last = last.unwrap_or_else(infra::Metadata::anonymous);
     Ok(state.map(|iv| InterviewSnapshot {
+        last_actor: last.actor,
+        last_actor_person: last.actor_person,
+        last_on_behalf_of: last.on_behalf_of,
         status: iv.status,
         starts_at: iv.starts_at.into(),
         ends_at: iv.ends_at.into(),
