@@ -10,7 +10,7 @@ use infra::auth::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::harness::{TestApp, caller_of, code, spawn};
+use crate::harness::{TestApp, bearer_in, caller_of, code, spawn};
 use crate::scenario::{Hiring, hiring};
 use crate::world::{Spec, t};
 
@@ -83,7 +83,7 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 5])] = &[
     (
         "Query",
         "analytics",
-        "{ analytics { hourOfDay { hour } } }",
+        "{ analytics { hourOfDay { hour interviews } } }",
         [D, D, F, F, F],
     ),
     (
@@ -200,6 +200,67 @@ async fn every_root_field_answers_each_role_as_the_access_table_says() {
                 *want,
                 "{root}.{field} as {role}: {answer}"
             );
+        }
+    }
+
+    // The same roles and persons in another tenant: a refused field stays refused, an
+    // allowed one answers as if this tenant's data did not exist (no id of it, no row,
+    // no count).
+    let secrets: Vec<String> = [
+        iv,
+        h.held,
+        h.cancelled,
+        h.no_show,
+        h.upcoming,
+        h.final_round,
+    ]
+    .iter()
+    .map(Uuid::to_string)
+    .collect();
+    for (root, field, query, expected) in MATRIX.iter().filter(|r| r.0 == "Query") {
+        for (role, want) in ROLES.iter().zip(expected) {
+            let person = match role {
+                Role::Interviewer => Some(h.carol),
+                Role::Candidate => Some(h.alice),
+                _ => None,
+            };
+            let me = person.unwrap_or(h.bob);
+            let token = bearer_in(
+                &app.verifier,
+                "globex",
+                &[*role],
+                person,
+                Duration::from_secs(600),
+            );
+            let body = json!({ "query": query, "variables": { "iv": iv, "me": me } });
+            let (status, answer) = app.post(body, &[("authorization", &token)]).await;
+            let name = format!("{root}.{field} as {role} of another tenant");
+            assert_eq!(status, 200, "{name}: {answer}");
+            if *want == F {
+                assert_eq!(outcome(&answer, field), F, "{name}: {answer}");
+                continue;
+            }
+            assert!(answer.get("errors").is_none(), "{name}: {answer}");
+            let text = answer.to_string();
+            for secret in &secrets {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "{name} names {secret}: {answer}"
+                );
+            }
+            let data = &answer["data"][field];
+            match *field {
+                "interview" | "person" => assert!(data.is_null(), "{name}: {answer}"),
+                "interviews" | "people" => assert_eq!(data["totalCount"], 0, "{name}: {answer}"),
+                "searchTranscripts" => assert_eq!(data["edges"], json!([]), "{name}: {answer}"),
+                "analytics" => assert!(
+                    data["hourOfDay"].as_array().is_none_or(|hours| hours
+                        .iter()
+                        .all(|h| h["interviews"].as_i64().unwrap_or(0) == 0)),
+                    "{name}: {answer}"
+                ),
+                _ => {}
+            }
         }
     }
 
