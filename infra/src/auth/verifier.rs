@@ -48,7 +48,23 @@ struct Inner {
     claims: ClaimNames,
     builtin_claims: ClaimNames,
     refresher: Option<AbortHandle>,
+    /// Tokens verified lately, by their exact text (see [`Verifier::verify`]).
+    verified: moka::sync::Cache<String, Arc<Verified>>,
 }
+
+/// A token that passed verification: who it stands for, and the key that said so.
+struct Verified {
+    alg: Algorithm,
+    kid: Option<String>,
+    /// The key entry it was checked with; a hit counts only while the same entry is
+    /// still the one its `kid` resolves to (a rotation or reload makes a new one).
+    entry: Arc<KeyEntry>,
+    principal: Principal,
+}
+
+/// Tokens remembered as verified (a few MiB at most), and for how long at most.
+const VERIFIED_CAPACITY: u64 = 10_000;
+const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -296,6 +312,10 @@ impl Verifier {
             claims: settings.claims,
             builtin_claims: ClaimNames::default(),
             refresher,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .time_to_live(VERIFIED_TTL)
+                .build(),
         };
         inner.reload_builtin().await?;
         tracing::info!(
@@ -311,9 +331,25 @@ impl Verifier {
     }
 
     /// Verifies a bearer token and returns who it stands for.
+    ///
+    /// A token verified lately is remembered by its exact text, so a client sending the
+    /// same token again costs a lookup, not a signature check (the signature is most of
+    /// the cost of a request served from the query caches). A remembered token still
+    /// counts only while its `kid` resolves to the very key entry that verified it (a
+    /// JWKS rotation or a reload of the built-in keys makes new entries, so it is checked
+    /// afresh and refused if its key is gone) and while `exp` (with the leeway) holds.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::TooLarge);
+        }
+        if let Some(known) = self.inner.verified.get(token) {
+            if let Ok((entry, _)) = self.inner.key_for(known.alg, known.kid.as_deref()).await
+                && Arc::ptr_eq(&entry, &known.entry)
+                && still_valid(&known.principal, entry.validation.leeway)
+            {
+                return Ok(known.principal.clone());
+            }
+            self.inner.verified.invalidate(token);
         }
         let (alg, kid) = peek_header(token)?;
         let (entry, names) = self.inner.key_for(alg, kid.as_deref()).await?;
@@ -322,7 +358,17 @@ impl Verifier {
         }
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &entry.key, &entry.validation)
             .map_err(from_jwt)?;
-        Principal::from_claims(&data.claims, names)
+        let principal = Principal::from_claims(&data.claims, names)?;
+        self.inner.verified.insert(
+            token.to_owned(),
+            Arc::new(Verified {
+                alg,
+                kid,
+                entry,
+                principal: principal.clone(),
+            }),
+        );
+        Ok(principal)
     }
 
     /// The built-in key, to mint tokens with.
@@ -360,4 +406,11 @@ mod tests {
         assert_eq!(peek_header("a.b"), Err(AuthError::Malformed));
         assert_eq!(peek_header("a.b.c.d"), Err(AuthError::Malformed));
     }
+}
+
+/// Whether a remembered principal's `exp` still holds, as `jsonwebtoken` judges it:
+/// expired once `exp` is more than `leeway` seconds in the past.
+fn still_valid(principal: &Principal, leeway: u64) -> bool {
+    let leeway = chrono::Duration::seconds(i64::try_from(leeway).unwrap_or(i64::MAX / 1000));
+    chrono::Utc::now() <= principal.expires_at + leeway
 }

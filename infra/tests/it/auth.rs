@@ -701,3 +701,42 @@ async fn the_jwks_is_refetched_in_the_background_until_the_verifier_is_dropped()
     );
     db.drop_database().await.expect("drop");
 }
+
+/// A token verified before is remembered (no second signature check), but only within
+/// its validity: once `exp` (with the leeway, here none) has passed it is refused like
+/// any expired token. (A remembered token whose key rotated away is refused too: see
+/// `a_rotated_jwks_is_picked_up_and_the_old_key_refused`, which verifies the old token
+/// before the rotation.)
+#[tokio::test]
+async fn a_remembered_token_is_refused_once_it_expires() {
+    let (db, pool) = database().await;
+    let settings = AuthSettings {
+        leeway: Duration::ZERO,
+        ..AuthSettings::default()
+    };
+    let verifier = Verifier::new(settings, pool.clone())
+        .await
+        .expect("verifier");
+    let token = verifier
+        .builtin()
+        .mint(&TokenRequest {
+            tenant: "acme".into(),
+            roles: vec![Role::Recruiter],
+            subject: "short-lived".into(),
+            person: None,
+            name: None,
+            ttl: Duration::from_secs(1),
+        })
+        .expect("mint");
+    let first = verifier.verify(&token).await.expect("valid");
+    let again = verifier.verify(&token).await.expect("still valid");
+    assert_eq!(first, again);
+    // A token differing in one signature character is not the remembered one.
+    let mut forged = token.clone();
+    let last = forged.pop().expect("a character");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert!(verifier.verify(&forged).await.is_err());
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(verifier.verify(&token).await, Err(AuthError::Expired));
+    db.drop_database().await.expect("drop");
+}
