@@ -377,6 +377,13 @@ impl Verifier {
     }
 }
 
+/// Whether a remembered principal's `exp` still holds, as `jsonwebtoken` judges it:
+/// expired once `exp` is more than `leeway` seconds in the past.
+fn still_valid(principal: &Principal, leeway: u64) -> bool {
+    let leeway = chrono::Duration::seconds(i64::try_from(leeway).unwrap_or(i64::MAX / 1000));
+    chrono::Utc::now() <= principal.expires_at + leeway
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,11 +413,4 @@ mod tests {
         assert_eq!(peek_header("a.b"), Err(AuthError::Malformed));
         assert_eq!(peek_header("a.b.c.d"), Err(AuthError::Malformed));
     }
-}
-
-/// Whether a remembered principal's `exp` still holds, as `jsonwebtoken` judges it:
-/// expired once `exp` is more than `leeway` seconds in the past.
-fn still_valid(principal: &Principal, leeway: u64) -> bool {
-    let leeway = chrono::Duration::seconds(i64::try_from(leeway).unwrap_or(i64::MAX / 1000));
-    chrono::Utc::now() <= principal.expires_at + leeway
 }
