@@ -380,7 +380,8 @@ impl Verifier {
 /// Whether a remembered principal's `exp` still holds, as `jsonwebtoken` judges it:
 /// expired once `exp` is more than `leeway` seconds in the past.
 fn still_valid(principal: &Principal, leeway: u64) -> bool {
-    let leeway = chrono::Duration::seconds(i64::try_from(leeway).unwrap_or(i64::MAX / 1000));
+    // The settings cap the leeway at 300 s; the cap here only keeps the sum in range.
+    let leeway = chrono::Duration::seconds(i64::try_from(leeway.min(3_600)).unwrap_or(3_600));
     chrono::Utc::now() <= principal.expires_at + leeway
 }
 
