@@ -105,6 +105,43 @@ struct GuardExtension {
     introspection_only: AtomicBool,
 }
 
+/// Whether a value holds a string (or object key) with U+0000.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::List(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.as_str().contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// Whether a literal argument anywhere in `doc` (operations and fragments) holds U+0000.
+fn document_holds_nul(doc: &ExecutableDocument) -> bool {
+    fn selections(set: &async_graphql::parser::types::SelectionSet) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(f) => {
+                f.node.arguments.iter().any(|(_, v)| {
+                    v.node
+                        .clone()
+                        .into_const_with(|_| Ok::<_, std::convert::Infallible>(Value::Null))
+                        .is_ok_and(|c| holds_nul(&c))
+                }) || selections(&f.node.selection_set.node)
+            }
+            Selection::InlineFragment(f) => selections(&f.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    doc.operations
+        .iter()
+        .any(|(_, op)| selections(&op.node.selection_set.node))
+        || doc
+            .fragments
+            .values()
+            .any(|f| selections(&f.node.selection_set.node))
+}
+
 /// Whether every operation of `doc` selects only introspection fields.
 fn is_introspection(doc: &ExecutableDocument) -> bool {
     doc.operations.iter().all(|(_, op)| {
@@ -161,6 +198,14 @@ impl Extension for GuardExtension {
             set_code(&mut e, codes::GRAPHQL_PARSE_FAILED);
             e
         })?;
+        // No stored text can hold U+0000 (PostgreSQL refuses it): refused here, once, for
+        // every argument and variable, as a client's mistake rather than a server error.
+        if variables.values().any(holds_nul) || document_holds_nul(&doc) {
+            return Err(crate::error::coded(
+                codes::BAD_USER_INPUT,
+                "strings must not contain the NUL character (U+0000)".to_owned(),
+            ));
+        }
         self.introspection_only
             .store(is_introspection(&doc), Ordering::Relaxed);
         Ok(doc)

@@ -208,3 +208,62 @@ async fn the_introspection_query_of_graphiql_is_exempt_from_the_depth_limit_only
     assert_eq!(code(&errors[0]), "QUERY_TOO_DEEP");
     app.stop().await;
 }
+
+/// U+0000 in any string argument, literal or variable, is a `BAD_USER_INPUT` before
+/// anything runs, never an `INTERNAL_SERVER_ERROR` from the database (which cannot hold
+/// it): the four arguments a fuzzer found, and a nested filter field.
+#[tokio::test]
+async fn a_nul_character_in_any_argument_is_bad_user_input() {
+    let app = spawn().await;
+    let cases = [
+        (
+            "query($s: String!) { people(search: $s) { totalCount } }",
+            json!({"s": "a\u{0}b"}),
+        ),
+        (
+            "query($p: String!) { interviews(filter: {position: $p}) { totalCount } }",
+            json!({"p": "x\u{0}"}),
+        ),
+        (
+            "query($p: String) { analytics { funnel(position: $p) { total } } }",
+            json!({"p": "\u{0}"}),
+        ),
+        (
+            "query($q: String!) { searchTranscripts(query: $q) { edges { cursor } } }",
+            json!({"q": "q\u{0}"}),
+        ),
+        (
+            "{ people(search: \"a\\u0000b\") { totalCount } }",
+            json!({}),
+        ),
+        (
+            "{ interviews(filter: {position: \"\\u0000\"}) { totalCount } }",
+            json!({}),
+        ),
+        (
+            "{ searchTranscripts(query: \"x\\u0000\") { edges { cursor } } }",
+            json!({}),
+        ),
+    ];
+    for (query, variables) in cases {
+        let (status, body) = app
+            .post(json!({ "query": query, "variables": variables }), &[])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+        let errors = body["errors"].as_array().expect("errors");
+        assert_eq!(code(&errors[0]), "BAD_USER_INPUT", "{query}: {body}");
+        assert!(
+            !body.to_string().contains("INTERNAL_SERVER_ERROR"),
+            "{query}: {body}"
+        );
+    }
+    // Ordinary strings still work.
+    let (_, body) = app
+        .post(
+            json!({ "query": "{ people(search: \"ada\") { totalCount } }" }),
+            &[],
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    app.stop().await;
+}
