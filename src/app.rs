@@ -373,13 +373,7 @@ pub async fn projections_rebuild(global: &Global, name: Option<String>) -> anyho
 /// `tenant`, subject `subject`, valid for a day. Creates the key's table and the key when
 /// this database has none yet.
 pub async fn system_token(pool: &PgPool, tenant: &str, subject: &str) -> anyhow::Result<String> {
-    infra::auth::migrate(pool)
-        .await
-        .context("failed to migrate the signing keys' table")?;
-    let key = BuiltinKey::load_or_create(pool)
-        .await
-        .context("the built-in signing key")?;
-    Ok(key.mint(&TokenRequest {
+    Ok(builtin_key(pool).await?.mint(&TokenRequest {
         tenant: tenant.to_owned(),
         roles: vec![Role::Admin],
         subject: subject.to_owned(),
@@ -403,13 +397,8 @@ pub async fn print_token(global: &Global, args: &TokenArgs) -> anyhow::Result<()
     let pool = db::connect(&global.database_url, settings)
         .await
         .context("DATABASE_URL")?;
-    infra::auth::migrate(&pool)
-        .await
-        .context("failed to migrate the signing keys' table")?;
-    let key = BuiltinKey::load_or_create(&pool)
-        .await
-        .context("the built-in signing key")?;
-    let token = key
+    let token = builtin_key(&pool)
+        .await?
         .mint(&TokenRequest {
             tenant: args.tenant.to_string(),
             roles: args.roles.clone(),
@@ -422,4 +411,15 @@ pub async fn print_token(global: &Global, args: &TokenArgs) -> anyhow::Result<()
     pool.close().await;
     println!("{token}");
     Ok(())
+}
+
+/// The built-in signing key of `pool`'s database, with its table and the key made when
+/// this database has none yet (as `serve` would on its first start).
+async fn builtin_key(pool: &PgPool) -> anyhow::Result<BuiltinKey> {
+    infra::auth::migrate(pool)
+        .await
+        .context("failed to migrate the signing keys' table")?;
+    BuiltinKey::load_or_create(pool)
+        .await
+        .context("the built-in signing key")
 }
