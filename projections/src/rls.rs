@@ -9,7 +9,8 @@
 //!   another database's setup creating it at the same moment. The user the services
 //!   connect as is made a member, so that it may `SET LOCAL ROLE` to it.
 //! - On every table of every projection: RLS enabled and forced, policy
-//!   `tenant_isolation` (`tenant = current_setting('app.tenant', true)`, for the reader),
+//!   `tenant_isolation` (`tenant = (SELECT current_setting('app.tenant', true))`, for the
+//!   reader; the subquery makes it one evaluation per statement instead of one per row),
 //!   and policy `projector_writes` (every row, for the role that created the tables,
 //!   which the projector writes as; a superuser passes RLS anyway).
 
@@ -55,10 +56,18 @@ pub(crate) fn table_sql(table: &str) -> String {
              ALTER TABLE \"{table}\" ENABLE ROW LEVEL SECURITY;
              ALTER TABLE \"{table}\" FORCE ROW LEVEL SECURITY;
            END IF;
+           -- The setting in a scalar subquery: evaluated once per statement (an InitPlan
+           -- the planner can use as an index key), not once per row.
            IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE schemaname = current_schema()
                           AND tablename = '{table}' AND policyname = 'tenant_isolation') THEN
              CREATE POLICY tenant_isolation ON \"{table}\" AS PERMISSIVE FOR SELECT
-               TO {READER_ROLE} USING (tenant = current_setting('{TENANT_SETTING}', true));
+               TO {READER_ROLE} USING (tenant = (SELECT current_setting('{TENANT_SETTING}', true)));
+           ELSIF NOT EXISTS (SELECT 1 FROM pg_policies WHERE schemaname = current_schema()
+                          AND tablename = '{table}' AND policyname = 'tenant_isolation'
+                          AND qual LIKE '%SELECT current_setting%') THEN
+             -- Made by an earlier version, with the per-row form.
+             ALTER POLICY tenant_isolation ON \"{table}\"
+               USING (tenant = (SELECT current_setting('{TENANT_SETTING}', true)));
            END IF;
            IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE schemaname = current_schema()
                           AND tablename = '{table}' AND policyname = 'projector_writes') THEN

@@ -53,6 +53,7 @@ pub mod viewer;
 
 pub use app::{QueryApi, QueryApiError, Settings, shutdown_signal};
 pub use context::QueryContext;
+pub use http::auth::authenticate;
 pub use http::{AppState, HttpLimits, router};
 pub use schema::{Caller, Limits, QuerySchema, schema, sdl};
 pub use viewer::Viewer;

@@ -312,9 +312,16 @@ async fn run_scenarios(
             "verify: {:.0} tokens/s on one core = {:.2} µs per request",
             v.per_second, v.micros
         ));
+        let l = verify::layers(&target.database_url, args.duration.min(3.0)).await?;
+        say(format!(
+            "authorization layer: {:.2} µs per command, {:.2} µs per query",
+            l.command_micros, l.query_micros
+        ));
         doc["verify"] = json!({
             "per_second": round(v.per_second),
             "micros": round(v.micros),
+            "command_layer_micros": round(l.command_micros),
+            "query_layer_micros": round(l.query_micros),
         });
     }
     if args.scenario == Scenario::All && !args.json {
@@ -394,13 +401,25 @@ fn print_table(doc: &Value) {
     // rates, as a share of the machine's two cores (the whole system shares them).
     let micros = num(doc, &["verify", "micros"]);
     if micros > 0.0 {
-        for (what, rate) in [
-            ("commands", num(doc, &["commands", "throughput"])),
-            ("interview(id)", num(doc, &["queries", "throughput"])),
+        for (what, rate, layer) in [
+            (
+                "commands",
+                num(doc, &["commands", "throughput"]),
+                num(doc, &["verify", "command_layer_micros"]),
+            ),
+            (
+                "interview(id)",
+                num(doc, &["queries", "throughput"]),
+                num(doc, &["verify", "query_layer_micros"]),
+            ),
         ] {
             println!(
                 "token verification at the {what} rate: {:.2}% of 2 cores ({micros:.2} µs × {rate:.0}/s)",
                 100.0 * micros * rate / 2e6
+            );
+            println!(
+                "whole authorization layer at the {what} rate: {:.2}% of 2 cores ({layer:.2} µs × {rate:.0}/s)",
+                100.0 * layer * rate / 2e6
             );
         }
     }

@@ -2,7 +2,7 @@
 //! metrics. Every route but health, metrics and GraphiQL's page needs a bearer token
 //! ([`auth`]).
 
-mod auth;
+pub(crate) mod auth;
 mod docs;
 mod graphql;
 mod ops;
