@@ -1,14 +1,19 @@
 //! Startup of each part and the operational commands.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
 use infra::auth::{AuthSettings, BuiltinKey, Role, TokenRequest, Verifier};
 use infra::config::{EventStoreConfig, check_database_url, parse_addr};
 use infra::db::{self, PoolSettings};
 use infra::{AnyEventStore, EventStore};
 use sqlx::PgPool;
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -129,18 +134,75 @@ async fn bind_check(variable: &'static str, value: &str) -> anyhow::Result<Socke
     Ok(parse_addr(variable, value)?)
 }
 
+/// The content type of the Prometheus text exposition.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// How long the query API waits for its notification listener before serving anyway.
+const QUERY_LISTENER_GRACE: Duration = Duration::from_secs(10);
+
+/// Sets series that are figures of the moment (which nothing records as they change)
+/// before the metrics listener renders; each API hands out its own.
+pub type MetricsRefresh = Box<dyn Fn() + Send + Sync>;
+
+/// The router of the metrics listener (`METRICS_ADDR`): `GET /metrics`, every series of
+/// the process once, rendered after each of `refresh` ran, and `GET /health/live`;
+/// anything else is refused (404, or 405 for another method). It asks for no token: the
+/// listener is meant for a private address.
+pub fn metrics_router(refresh: Vec<MetricsRefresh>) -> Router {
+    let refresh = Arc::new(refresh);
+    Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let refresh = refresh.clone();
+                async move {
+                    for r in refresh.iter() {
+                        r();
+                    }
+                    (
+                        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
+                        infra::metrics::render(),
+                    )
+                }
+            }),
+        )
+        .route("/health/live", get(|| async { "ok" }))
+}
+
 /// Runs the chosen parts until SIGINT/SIGTERM, then stops each gracefully.
+///
+/// With `METRICS_ADDR`, `/metrics` is served there alone, for the whole process; the
+/// APIs and the projector leave it off their ports (404).
 pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Result<()> {
     let command_addr = bind_check("COMMAND_API_ADDR", &addrs.command_api_addr).await?;
     let query_addr = bind_check("QUERY_API_ADDR", &addrs.query_api_addr).await?;
     let projector_addr = bind_check("PROJECTOR_ADDR", &addrs.projector_addr).await?;
+    let metrics_addr = match &addrs.metrics_addr {
+        Some(addr) => Some(bind_check("METRICS_ADDR", addr).await?),
+        None => None,
+    };
     let env = Env::open(global, true).await?;
+    // Bound first, so that an address in use stops the process before any part starts.
+    let metrics_listener = match metrics_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (METRICS_ADDR)"))?,
+        ),
+        None => None,
+    };
+    let separate_metrics = metrics_listener.is_some();
+    let mut refresh: Vec<MetricsRefresh> = Vec::new();
     let cancel = CancellationToken::new();
     let mut tasks: JoinSet<anyhow::Result<&'static str>> = JoinSet::new();
 
     if parts.command_api {
-        let state =
+        let mut state =
             command_api::AppState::new(env.store.clone(), env.pool.clone(), env.verifier().await?);
+        if separate_metrics {
+            state = state.without_metrics_route();
+            refresh.push(Box::new(state.metrics_refresh()));
+        }
         let settings = command_api::Settings {
             addr: command_addr,
             request_timeout: Duration::from_secs(30),
@@ -165,23 +227,46 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
         });
     }
     if parts.query_api {
-        let mut settings = query_api::Settings::new(
-            query_addr,
-            env.pool.clone(),
-            env.store.clone(),
-            env.verifier().await?,
-        );
-        settings.min_position_timeout = Duration::from_millis(addrs.min_position_timeout_ms);
-        let api = query_api::QueryApi::build(settings)
+        // Built from its parts rather than with `query_api::QueryApi`, which cannot leave
+        // `/metrics` off its router; the same steps as `QueryApi::build` and `run_until_stopped`.
+        let ctx = query_api::QueryContext::new(env.pool.clone(), env.store.clone());
+        if tokio::time::timeout(QUERY_LISTENER_GRACE, ctx.listening())
             .await
-            .context("QUERY_API_ADDR")?;
-        let addr = api.local_addr();
+            .is_err()
+        {
+            tracing::warn!(
+                "notification listener not up yet; subscriptions and X-Min-Position waits start when it is"
+            );
+        }
+        let limits = query_api::HttpLimits {
+            min_position_timeout: Duration::from_millis(addrs.min_position_timeout_ms),
+            ..query_api::HttpLimits::default()
+        };
+        let mut state = query_api::AppState::new(ctx, limits, env.verifier().await?);
+        if separate_metrics {
+            state = state.without_metrics_route();
+            refresh.push(Box::new(state.metrics_refresh()));
+        }
+        // Cancelled when the server stops: open subscriptions end with it.
+        let subscriptions = state.shutdown_token().clone();
+        let listener = TcpListener::bind(query_addr)
+            .await
+            .with_context(|| format!("cannot listen on {query_addr} (QUERY_API_ADDR)"))?;
+        let addr = listener.local_addr()?;
+        let router = query_api::router(state);
         tracing::info!(%addr, "query API listening");
         println!("query API listening on http://{addr}");
         let stop = cancel.clone();
         tasks.spawn(async move {
-            api.run_until_stopped(async move { stop.cancelled().await })
-                .await?;
+            let ended = subscriptions.clone();
+            let served = axum::serve(no_delay(listener), router)
+                .with_graceful_shutdown(async move {
+                    stop.cancelled().await;
+                    ended.cancel();
+                })
+                .await;
+            subscriptions.cancel();
+            served?;
             Ok("query API")
         });
     }
@@ -193,40 +278,54 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
             projections::Settings::default(),
         );
         let metrics = projector.metrics();
-        let listener = tokio::net::TcpListener::bind(projector_addr)
+        let listener = TcpListener::bind(projector_addr)
             .await
             .with_context(|| format!("cannot listen on {projector_addr} (PROJECTOR_ADDR)"))?;
         let addr = listener.local_addr()?;
-        println!("projector metrics on http://{addr}/metrics");
-        let router = axum::Router::new()
-            .route("/health/live", axum::routing::get(|| async { "ok" }))
-            .route(
+        let mut router = Router::new().route("/health/live", get(|| async { "ok" }));
+        if separate_metrics {
+            // Its series are recorded as they change: nothing to refresh.
+            println!("projector health on http://{addr}/health/live");
+        } else {
+            println!("projector metrics on http://{addr}/metrics");
+            router = router.route(
                 "/metrics",
-                axum::routing::get(move || {
+                get(move || {
                     let metrics = metrics.clone();
                     async move {
                         (
-                            [(
-                                axum::http::header::CONTENT_TYPE,
-                                "text/plain; version=0.0.4",
-                            )],
+                            [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
                             metrics.render_prometheus(),
                         )
                     }
                 }),
             );
+        }
         let stop = cancel.clone();
         tasks.spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await?;
-            Ok("projector metrics")
+            Ok("projector health")
         });
         let stop = cancel.clone();
         tracing::info!("projector started");
         tasks.spawn(async move {
             projector.run(stop).await;
             Ok("projector")
+        });
+    }
+    if let Some(listener) = metrics_listener {
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "metrics listening");
+        println!("metrics listening on http://{addr}/metrics");
+        let router = metrics_router(refresh);
+        let stop = cancel.clone();
+        tasks.spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await?;
+            Ok("metrics")
         });
     }
 
@@ -254,6 +353,16 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
     }
     env.pool.close().await;
     Ok(())
+}
+
+/// `listener` with TCP_NODELAY on every connection: answers go out at once, where a
+/// response written in two parts would otherwise wait for the client's delayed ACK.
+fn no_delay(listener: TcpListener) -> impl axum::serve::Listener<Addr = SocketAddr> {
+    axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    })
 }
 
 /// SIGINT or SIGTERM.
@@ -422,4 +531,68 @@ async fn builtin_key(pool: &PgPool) -> anyhow::Result<BuiltinKey> {
     BuiltinKey::load_or_create(pool)
         .await
         .context("the built-in signing key")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn call(router: &Router, method: Method, path: &str) -> (StatusCode, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .expect("request");
+        let response = router.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn the_metrics_listener_refreshes_then_renders_and_answers_nothing_else() {
+        // Arrange: a refresh that counts its calls and sets the command API's gauge.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let command_metrics = command_api::metrics::Metrics::served_elsewhere();
+        let router = metrics_router(vec![Box::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            command_metrics.refresh(7);
+        })]);
+
+        // Act
+        let (status, text) = call(&router, Method::GET, "/metrics").await;
+
+        // Assert
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(text.contains("command_api_streams_remembered 7"), "{text}");
+        assert_eq!(
+            call(&router, Method::GET, "/health/live").await.0,
+            StatusCode::OK
+        );
+        for path in ["/", "/graphql", "/people", "/health/ready", "/metrics/"] {
+            assert_eq!(
+                call(&router, Method::GET, path).await.0,
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            call(&router, Method::POST, "/metrics").await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+    }
 }

@@ -57,9 +57,13 @@ pub struct Addrs {
     /// Where the GraphQL query API listens.
     #[arg(long, env = "QUERY_API_ADDR", default_value = infra::config::DEFAULT_QUERY_API_ADDR)]
     pub query_api_addr: String,
-    /// Where the projector serves `/metrics` and `/health/live`.
+    /// Where the projector serves `/health/live` (and `/metrics` unless METRICS_ADDR is set).
     #[arg(long, env = "PROJECTOR_ADDR", default_value = "127.0.0.1:8082")]
     pub projector_addr: String,
+    /// Where `/metrics` is served, once for the whole process, instead of on each API's
+    /// and the projector's port. It asks for no token: bind it to a private address.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
     /// How long a query waits for `X-Min-Position`, in milliseconds.
     #[arg(long, env = "MIN_POSITION_TIMEOUT_MS", default_value_t = 5000)]
     pub min_position_timeout_ms: u64,

@@ -24,12 +24,19 @@ const STREAMS_REMEMBERED: &str = "command_api_streams_remembered";
 /// The request metrics of an app state. The series are the process's: two states in
 /// one process count into the same ones.
 pub struct Metrics {
-    /// Made by [`Metrics::default`] alone, which installs the recorder first.
-    _installed: (),
+    /// Whether the router serves `/metrics` (false when a listener of its own does,
+    /// see [`Metrics::served_elsewhere`]).
+    on_router: bool,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
+        Metrics::new(true)
+    }
+}
+
+impl Metrics {
+    fn new(on_router: bool) -> Self {
         static DESCRIBED: Once = Once::new();
         infra::metrics::install();
         DESCRIBED.call_once(|| {
@@ -60,11 +67,20 @@ impl Default for Metrics {
                 counter!(name).absolute(0);
             }
         });
-        Metrics { _installed: () }
+        Metrics { on_router }
     }
-}
 
-impl Metrics {
+    /// Metrics whose `/metrics` the router leaves off: the process's exposition is served
+    /// by a listener of its own (`METRICS_ADDR`).
+    pub fn served_elsewhere() -> Self {
+        Metrics::new(false)
+    }
+
+    /// Whether the router serves `/metrics`.
+    pub fn on_router(&self) -> bool {
+        self.on_router
+    }
+
     /// Records one request.
     pub fn observe(&self, route: &str, status: u16, seconds: f64) {
         counter!(REQUESTS, "route" => route.to_owned(), "status" => status.to_string())
@@ -78,10 +94,16 @@ impl Metrics {
         }
     }
 
+    /// Sets the series that are figures of the moment, which nothing records as they
+    /// change: `remembered`, the number of streams held in memory.
+    pub fn refresh(&self, remembered: usize) {
+        gauge!(STREAMS_REMEMBERED).set(remembered as f64);
+    }
+
     /// Prometheus text exposition of every series recorded in this process, with
     /// `remembered` as the number of streams held in memory.
     pub fn render(&self, remembered: usize) -> String {
-        gauge!(STREAMS_REMEMBERED).set(remembered as f64);
+        self.refresh(remembered);
         infra::metrics::render()
     }
 }

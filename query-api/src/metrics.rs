@@ -140,12 +140,18 @@ impl Metrics {
         histogram!(LATENCY, "operation" => name).record(seconds);
     }
 
-    /// The Prometheus text exposition of every series recorded in this process, with
-    /// the counts of `cache` (if any) as they are now.
-    pub fn render(&self, cache: Option<&RowCache>) -> String {
+    /// Sets the series that are figures of the moment, which nothing records as they
+    /// change: the counts of `cache` (if any) as they are now.
+    pub fn refresh(&self, cache: Option<&RowCache>) {
         if let Some(cache) = cache {
             publish(cache);
         }
+    }
+
+    /// The Prometheus text exposition of every series recorded in this process, with
+    /// the counts of `cache` (if any) as they are now.
+    pub fn render(&self, cache: Option<&RowCache>) -> String {
+        self.refresh(cache);
         infra::metrics::render()
     }
 }

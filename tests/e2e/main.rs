@@ -4,5 +4,6 @@
 mod bench;
 mod eventstoredb;
 mod harness;
+mod metrics_addr;
 mod operations;
 mod story;

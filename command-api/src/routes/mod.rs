@@ -21,14 +21,18 @@ use crate::state::AppState;
 pub use interviews::*;
 pub use people::*;
 
-/// Every route of the command API.
+/// Every route of the command API (`/metrics` unless the state says it is served
+/// elsewhere, see [`AppState::without_metrics_route`]).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut routes = Router::new()
         .merge(people::router())
         .merge(interviews::router())
         .route("/health/live", get(|| async { "ok" }))
-        .route("/health/ready", get(ready))
-        .route("/metrics", get(metrics))
+        .route("/health/ready", get(ready));
+    if state.metrics.on_router() {
+        routes = routes.route("/metrics", get(metrics));
+    }
+    routes
         .route(
             "/openapi.json",
             get(|| async { Json(crate::openapi::document()) }),
@@ -51,6 +55,23 @@ async fn ready(State(state): State<AppState>) -> Response {
         Err(_) => {
             ApiError::Unavailable("event store did not answer in time".into()).into_response()
         }
+    }
+}
+
+impl AppState {
+    /// This state with `/metrics` left off its router (an unknown path there, 404): the
+    /// process's exposition is served by a listener of its own (`METRICS_ADDR`), which
+    /// calls [`AppState::metrics_refresh`] before rendering.
+    pub fn without_metrics_route(mut self) -> Self {
+        self.metrics = std::sync::Arc::new(crate::metrics::Metrics::served_elsewhere());
+        self
+    }
+
+    /// Sets the series this API's `/metrics` sets when it renders (the streams
+    /// remembered), for a listener that renders the process's exposition itself.
+    pub fn metrics_refresh(&self) -> impl Fn() + Send + Sync + 'static {
+        let (metrics, streams) = (self.metrics.clone(), self.streams.clone());
+        move || metrics.refresh(streams.len())
     }
 }
 

@@ -1,5 +1,5 @@
 //! The HTTP surface: `/graphql` (POST, GET), `/graphql/ws`, GraphiQL at `/`, health and
-//! metrics. Every route but health, metrics and GraphiQL's page needs a bearer token
+//! metrics (unless a listener of its own serves them). Every route but health, metrics and GraphiQL's page needs a bearer token
 //! ([`auth`]).
 
 pub(crate) mod auth;
@@ -54,6 +54,8 @@ pub struct AppState {
     docs: Arc<docs::Documents>,
     /// Verifies the bearer token of every request (see [`auth`]).
     verifier: Verifier,
+    /// Whether the router serves `/metrics` (see [`AppState::without_metrics_route`]).
+    metrics_route: bool,
 }
 
 impl AppState {
@@ -67,7 +69,25 @@ impl AppState {
             shutdown: CancellationToken::new(),
             docs: Arc::default(),
             verifier,
+            metrics_route: true,
         }
+    }
+
+    /// This state with `/metrics` left off its router (an unknown path there, 404): the
+    /// process's exposition is served by a listener of its own (`METRICS_ADDR`), which
+    /// calls [`AppState::metrics_refresh`] before rendering.
+    pub fn without_metrics_route(self) -> Self {
+        AppState {
+            metrics_route: false,
+            ..self
+        }
+    }
+
+    /// Sets the series this API's `/metrics` sets when it renders (the caches' counts),
+    /// for a listener that renders the process's exposition itself.
+    pub fn metrics_refresh(&self) -> impl Fn() + Send + Sync + 'static {
+        let (metrics, ctx) = (self.metrics.clone(), self.ctx.clone());
+        move || metrics.refresh(ctx.read_model().cache().map(AsRef::as_ref))
     }
 
     /// The schema served.
@@ -86,10 +106,11 @@ impl AppState {
     }
 }
 
-/// Every route of the query API.
+/// Every route of the query API (`/metrics` unless the state says it is served
+/// elsewhere, see [`AppState::without_metrics_route`]).
 pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
-    Router::new()
+    let mut routes = Router::new()
         .route("/", get(ops::graphiql))
         .route(
             "/graphql",
@@ -97,8 +118,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/graphql/ws", get(graphql::graphql_ws))
         .route("/health/live", get(ops::live))
-        .route("/health/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
+        .route("/health/ready", get(ops::ready));
+    if state.metrics_route {
+        routes = routes.route("/metrics", get(ops::metrics));
+    }
+    routes
         // Before any handler reads the body; unknown paths stay a 404 for anyone.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
