@@ -137,9 +137,6 @@ async fn bind_check(variable: &'static str, value: &str) -> anyhow::Result<Socke
 /// The content type of the Prometheus text exposition.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// How long the query API waits for its notification listener before serving anyway.
-const QUERY_LISTENER_GRACE: Duration = Duration::from_secs(10);
-
 /// Sets series that are figures of the moment (which nothing records as they change)
 /// before the metrics listener renders; each API hands out its own.
 pub type MetricsRefresh = Box<dyn Fn() + Send + Sync>;
@@ -227,46 +224,26 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
         });
     }
     if parts.query_api {
-        // Built from its parts rather than with `query_api::QueryApi`, which cannot leave
-        // `/metrics` off its router; the same steps as `QueryApi::build` and `run_until_stopped`.
-        let ctx = query_api::QueryContext::new(env.pool.clone(), env.store.clone());
-        if tokio::time::timeout(QUERY_LISTENER_GRACE, ctx.listening())
+        let mut settings = query_api::Settings::new(
+            query_addr,
+            env.pool.clone(),
+            env.store.clone(),
+            env.verifier().await?,
+        );
+        settings.min_position_timeout = Duration::from_millis(addrs.min_position_timeout_ms);
+        settings.metrics_route = !separate_metrics;
+        let api = query_api::QueryApi::build(settings)
             .await
-            .is_err()
-        {
-            tracing::warn!(
-                "notification listener not up yet; subscriptions and X-Min-Position waits start when it is"
-            );
-        }
-        let limits = query_api::HttpLimits {
-            min_position_timeout: Duration::from_millis(addrs.min_position_timeout_ms),
-            ..query_api::HttpLimits::default()
-        };
-        let mut state = query_api::AppState::new(ctx, limits, env.verifier().await?);
+            .context("QUERY_API_ADDR")?;
         if separate_metrics {
-            state = state.without_metrics_route();
-            refresh.push(Box::new(state.metrics_refresh()));
+            refresh.push(Box::new(api.metrics_refresh()));
         }
-        // Cancelled when the server stops: open subscriptions end with it.
-        let subscriptions = state.shutdown_token().clone();
-        let listener = TcpListener::bind(query_addr)
-            .await
-            .with_context(|| format!("cannot listen on {query_addr} (QUERY_API_ADDR)"))?;
-        let addr = listener.local_addr()?;
-        let router = query_api::router(state);
-        tracing::info!(%addr, "query API listening");
+        let addr = api.local_addr();
         println!("query API listening on http://{addr}");
         let stop = cancel.clone();
         tasks.spawn(async move {
-            let ended = subscriptions.clone();
-            let served = axum::serve(no_delay(listener), router)
-                .with_graceful_shutdown(async move {
-                    stop.cancelled().await;
-                    ended.cancel();
-                })
-                .await;
-            subscriptions.cancel();
-            served?;
+            api.run_until_stopped(async move { stop.cancelled().await })
+                .await?;
             Ok("query API")
         });
     }
@@ -353,16 +330,6 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
     }
     env.pool.close().await;
     Ok(())
-}
-
-/// `listener` with TCP_NODELAY on every connection: answers go out at once, where a
-/// response written in two parts would otherwise wait for the client's delayed ACK.
-fn no_delay(listener: TcpListener) -> impl axum::serve::Listener<Addr = SocketAddr> {
-    axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    })
 }
 
 /// SIGINT or SIGTERM.

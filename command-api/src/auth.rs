@@ -145,8 +145,8 @@ pub fn grant(principal: &Principal, method: &Method, path: &str) -> Option<Scope
 /// The verified caller of a request, as the middleware leaves it for the handlers.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// What the token says.
-    pub principal: Principal,
+    /// What the token says (shared with the verifier's memory of the token).
+    pub principal: std::sync::Arc<Principal>,
     /// Its tenant.
     pub tenant: Tenant,
     /// The person a `service` caller acts for.
@@ -195,7 +195,7 @@ pub async fn authenticate(
         Err(e) => return unauthorized(&e),
         Ok(value) => match auth::bearer_token(value) {
             Err(e) => return unauthorized(&e),
-            Ok(token) => match app.verifier.verify(token).await {
+            Ok(token) => match app.verifier.verify_shared(token).await {
                 Ok(p) => p,
                 Err(e) => return unauthorized(&e),
             },

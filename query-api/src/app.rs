@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -43,6 +44,9 @@ pub struct Settings {
     /// and whole schedules by person (default 20,000; [`CacheCapacity::OFF`] reads
     /// everything from the database).
     pub cache: CacheCapacity,
+    /// Whether `/metrics` is on this API's port (default); `false` when the process
+    /// serves the metrics on an address of their own ([`QueryApi::metrics_refresh`]).
+    pub metrics_route: bool,
 }
 
 impl Settings {
@@ -59,6 +63,7 @@ impl Settings {
             max_body_bytes: http.max_body_bytes,
             limits: Limits::default(),
             cache: CacheCapacity::default(),
+            metrics_route: true,
         }
     }
 }
@@ -85,6 +90,7 @@ pub struct QueryApi {
     addr: SocketAddr,
     router: Router,
     shutdown: CancellationToken,
+    refresh: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl QueryApi {
@@ -104,7 +110,7 @@ impl QueryApi {
                 "notification listener not up yet; subscriptions and X-Min-Position waits start when it is"
             );
         }
-        let state = AppState::new(
+        let mut state = AppState::new(
             ctx,
             HttpLimits {
                 min_position_timeout: settings.min_position_timeout,
@@ -113,6 +119,10 @@ impl QueryApi {
             },
             settings.verifier,
         );
+        if !settings.metrics_route {
+            state = state.without_metrics_route();
+        }
+        let refresh = Arc::new(state.metrics_refresh());
         let shutdown = state.shutdown_token().clone();
         let listener =
             TcpListener::bind(settings.addr)
@@ -133,7 +143,15 @@ impl QueryApi {
             addr,
             router: router(state),
             shutdown,
+            refresh,
         })
+    }
+
+    /// Sets the series this API's `/metrics` would set when it renders (the caches'
+    /// counts), for a process that serves its metrics on an address of their own.
+    pub fn metrics_refresh(&self) -> impl Fn() + Send + Sync + 'static {
+        let refresh = self.refresh.clone();
+        move || refresh()
     }
 
     /// The port bound (useful with port 0).

@@ -7,7 +7,8 @@
 //!
 //! - [`schema()`] builds the async-graphql schema on a [`QueryContext`]; [`router()`]
 //!   serves it: `POST|GET /graphql`, GraphiQL at `GET /`, subscriptions at `/graphql/ws`
-//!   (graphql-transport-ws), `/health/live`, `/health/ready`, `/metrics`.
+//!   (graphql-transport-ws), `/health/live`, `/health/ready`, `/metrics` (unless the
+//!   process serves it on an address of its own: [`Settings::metrics_route`]).
 //! - Reads go through [`read_model`] (typed SQL over schema `rm`), batched per request by
 //!   [`loaders`]; `history` and `asOf` read the event store.
 //! - Every route but `/health/*`, `/metrics` and GraphiQL's page needs a bearer token

@@ -492,6 +492,7 @@ impl Spawned {
         cmd.env("DATABASE_URL", &database_url)
             // Any other listener of serve on a free port too (ignored where unknown).
             .env("PROJECTOR_ADDR", "127.0.0.1:0")
+            .env_remove("METRICS_ADDR")
             .args([
                 "serve",
                 "--command-api-addr",

@@ -111,7 +111,8 @@ pub async fn layers(database_url: &str, seconds: f64) -> anyhow::Result<LayerCos
             command_api::auth::authenticate,
         ))
         .with_state(state);
-    let without: Router = Router::new().route("/interviews/{id}/start", post(|| async { StatusCode::OK }));
+    let without: Router =
+        Router::new().route("/interviews/{id}/start", post(|| async { StatusCode::OK }));
     let path = format!("/interviews/{}/start", uuid::Uuid::nil());
     let command = || {
         Request::post(path.as_str())
@@ -128,13 +129,11 @@ pub async fn layers(database_url: &str, seconds: f64) -> anyhow::Result<LayerCos
     let with = Router::new()
         .route(
             "/graphql",
-            post(
-                |caller: axum::Extension<query_api::Caller>| async move {
-                    let viewer = query_api::Viewer::of(caller.0.tenant.clone());
-                    std::hint::black_box((viewer, caller.0));
-                    StatusCode::OK
-                },
-            ),
+            post(|caller: axum::Extension<query_api::Caller>| async move {
+                let viewer = query_api::Viewer::of(caller.0.tenant.clone());
+                std::hint::black_box((viewer, caller.0));
+                StatusCode::OK
+            }),
         )
         .route_layer(from_fn_with_state(state.clone(), query_api::authenticate))
         .with_state(state);
@@ -144,8 +143,8 @@ pub async fn layers(database_url: &str, seconds: f64) -> anyhow::Result<LayerCos
             .header(header::AUTHORIZATION, bearer.as_str())
             .body(Body::empty())
     };
-    let query_micros = per_request(&with, &query, window).await?
-        - per_request(&without, &query, window).await?;
+    let query_micros =
+        per_request(&with, &query, window).await? - per_request(&without, &query, window).await?;
     pool.close().await;
     Ok(LayerCost {
         command_micros: command_micros.max(0.0),

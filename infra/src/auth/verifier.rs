@@ -49,7 +49,7 @@ struct Inner {
     builtin_claims: ClaimNames,
     refresher: Option<AbortHandle>,
     /// Tokens verified lately, by their exact text (see [`Verifier::verify`]).
-    verified: moka::sync::Cache<String, Arc<Verified>>,
+    verified: moka::sync::Cache<String, Arc<Verified>, foldhash::fast::RandomState>,
 }
 
 /// A token that passed verification: who it stands for, and the key that said so.
@@ -59,7 +59,7 @@ struct Verified {
     /// The key entry it was checked with; a hit counts only while the same entry is
     /// still the one its `kid` resolves to (a rotation or reload makes a new one).
     entry: Arc<KeyEntry>,
-    principal: Principal,
+    principal: Arc<Principal>,
 }
 
 /// Tokens remembered as verified (a few MiB at most), and for how long at most.
@@ -315,7 +315,9 @@ impl Verifier {
             verified: moka::sync::Cache::builder()
                 .max_capacity(VERIFIED_CAPACITY)
                 .time_to_live(VERIFIED_TTL)
-                .build(),
+                // A randomly seeded fast hash: the keys are whole tokens (hundreds of
+                // bytes), hashed on every request; only verified tokens are ever stored.
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         };
         inner.reload_builtin().await?;
         tracing::info!(
@@ -339,6 +341,12 @@ impl Verifier {
     /// JWKS rotation or a reload of the built-in keys makes new entries, so it is checked
     /// afresh and refused if its key is gone) and while `exp` (with the leeway) holds.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        self.verify_shared(token).await.map(|p| (*p).clone())
+    }
+
+    /// [`Verifier::verify`], answering the remembered principal itself (no copy of its
+    /// strings): what the APIs call on every request.
+    pub async fn verify_shared(&self, token: &str) -> Result<Arc<Principal>, AuthError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::TooLarge);
         }
@@ -358,7 +366,7 @@ impl Verifier {
         }
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &entry.key, &entry.validation)
             .map_err(from_jwt)?;
-        let principal = Principal::from_claims(&data.claims, names)?;
+        let principal = Arc::new(Principal::from_claims(&data.claims, names)?);
         self.inner.verified.insert(
             token.to_owned(),
             Arc::new(Verified {

@@ -45,7 +45,7 @@ pub fn is_public(method: &Method, path: &str) -> bool {
 
 /// Verifies `token` and reads its tenant.
 pub(crate) async fn caller_of(verifier: &Verifier, token: &str) -> Result<Caller, AuthError> {
-    let principal = verifier.verify(token).await?;
+    let principal = verifier.verify_shared(token).await?;
     let tenant = Tenant::parse(&principal.tenant).map_err(|_| AuthError::InvalidClaim("tenant"))?;
     Ok(Caller { principal, tenant })
 }

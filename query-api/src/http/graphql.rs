@@ -22,15 +22,25 @@ use crate::viewer::Viewer;
 /// the access rules look at), so that nobody is served an answer made for another.
 fn cache_key(caller: &Caller, body: &Bytes) -> Bytes {
     let p = &caller.principal;
-    let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
-    let person = p.person.map(|id| id.to_string()).unwrap_or_default();
-    let head = format!(
-        "{}\n{}\n{person}\n",
-        caller.tenant.as_str(),
-        roles.join(",")
-    );
-    let mut key = Vec::with_capacity(head.len() + body.len());
-    key.extend_from_slice(head.as_bytes());
+    let mut key = Vec::with_capacity(body.len() + 128);
+    key.extend_from_slice(caller.tenant.as_str().as_bytes());
+    key.push(b'\n');
+    for (i, role) in p.roles.iter().enumerate() {
+        if i > 0 {
+            key.push(b',');
+        }
+        key.extend_from_slice(role.as_str().as_bytes());
+    }
+    key.push(b'\n');
+    if let Some(person) = p.person {
+        key.extend_from_slice(
+            person
+                .as_hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .as_bytes(),
+        );
+    }
+    key.push(b'\n');
     key.extend_from_slice(body);
     Bytes::from(key)
 }

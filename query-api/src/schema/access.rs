@@ -8,6 +8,8 @@
 //! empty list. Lists are narrowed by forcing their filter to the caller's own person, so
 //! `totalCount` and paging stay right.
 
+use std::sync::Arc;
+
 use async_graphql::Context;
 use domain::Tenant;
 use infra::auth::{Principal, Role};
@@ -19,8 +21,9 @@ use crate::read_model::{FeedbackRow, InterviewFilter, InterviewRow};
 /// The verified caller of a request or WebSocket connection.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// What its token says.
-    pub principal: Principal,
+    /// What its token says (shared with the verifier's memory of the token: no copy per
+    /// request).
+    pub principal: Arc<Principal>,
     /// Its tenant.
     pub tenant: Tenant,
 }

@@ -139,7 +139,10 @@ pub async fn caller_of(verifier: &Verifier, bearer: &str) -> Caller {
     let token = bearer.strip_prefix("Bearer ").expect("a bearer");
     let principal = verifier.verify(token).await.expect("a valid token");
     let tenant = domain::Tenant::parse(&principal.tenant).expect("tenant");
-    Caller { principal, tenant }
+    Caller {
+        principal: std::sync::Arc::new(principal),
+        tenant,
+    }
 }
 
 impl TestApp {
