@@ -9,6 +9,7 @@ pub(crate) mod checkpoint;
 mod lag;
 pub(crate) mod lock;
 mod metrics;
+pub(crate) mod park;
 mod worker;
 
 use std::sync::Arc;
