@@ -239,7 +239,8 @@ async fn release(
     let Some((state, major, minor)) = checkpoint else {
         return Err(ParkError::UnknownProjection(name.to_owned()));
     };
-    let row: Option<(i64, i64, i64, i64, String, String, DateTime<Utc>)> = sqlx::query_as(
+    type Stored = (i64, i64, i64, i64, String, String, DateTime<Utc>);
+    let row: Option<Stored> = sqlx::query_as(
         "SELECT version, last_version, position_major, position_minor, event_type, reason,
                 parked_at
          FROM projection_parked WHERE projection = $1 AND NOT rebuild AND stream_id = $2
