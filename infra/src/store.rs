@@ -420,6 +420,44 @@ mod tests {
         assert!(short_reason(&"x".repeat(1000)).chars().count() <= 201);
     }
 
+    fn event(n: u64) -> RecordedEvent {
+        RecordedEvent {
+            event_id: Uuid::nil(),
+            stream_id: format!("s-{n}"),
+            version: 1,
+            position: Position::new(n, 0),
+            event_type: "T".into(),
+            data: Value::Null,
+            metadata: Metadata::anonymous(),
+        }
+    }
+
+    fn undecodable(n: u64) -> StoreError {
+        UndecodableEvent {
+            stream_id: format!("s-{n}"),
+            version: 1,
+            position: Position::new(n, 0),
+            event_type: "T".into(),
+            reason: "bad".into(),
+        }
+        .into_error()
+    }
+
+    #[test]
+    fn a_page_ends_before_an_undecodable_event_which_is_the_answer_when_first() {
+        let page = page_until_undecodable([Ok(event(1)), Err(undecodable(2)), Ok(event(3))])
+            .expect("the start of the page");
+        let positions: Vec<Position> = page.iter().map(|e| e.position).collect();
+        assert_eq!(positions, vec![Position::new(1, 0)]);
+        let first = page_until_undecodable([Err(undecodable(2)), Ok(event(3))]).expect_err("it");
+        assert!(
+            matches!(&first, StoreError::Undecodable(u) if u.position == Position::new(2, 0)),
+            "{first:?}"
+        );
+        let other = page_until_undecodable([Ok(event(1)), Err(StoreError::Other("x".into()))]);
+        assert!(matches!(other, Err(StoreError::Other(_))));
+    }
+
     #[test]
     fn any_matches_every_version() {
         assert!(ExpectedVersion::Any.matches(0));

@@ -164,6 +164,16 @@ async fn an_undecodable_event_parks_its_stream_holds_its_later_events_and_a_retr
     .await;
     assert_eq!(person_row(&env, bad).await.map(|(_, v)| v), Some(1));
 
+    // A rebuild reads past it too (both in bulk and in its tail) and parks it the same way.
+    let report = env.rebuild().await;
+    assert_eq!(report.events, 5, "every event, the undecodable one included");
+    wait_parked(&env, "the rebuild parked it again, 2 held", |rows| {
+        rows.len() == 4 && rows.iter().all(|r| r.held == 2 && r.version == 2)
+    })
+    .await;
+    assert_eq!(person_row(&env, bad).await.map(|(_, v)| v), Some(1));
+    assert!(person_row(&env, other).await.is_some());
+
     // A retry before the fix parks it again where it was.
     let again = parked::retry(&env.store, &env.pool, people().as_ref(), None)
         .await
