@@ -69,6 +69,17 @@ pub enum ParkError {
     /// the stream; or fix both first.
     #[error("a held event cannot be read either ({0}); fix it (an upcaster) first")]
     HeldUndecodable(String),
+    /// The parked event is no longer in the store (its stream was deleted or
+    /// truncated): only a skip can release the stream.
+    #[error(
+        "the event {stream} is parked at (version {version}) is no longer in the store; skip it"
+    )]
+    EventMissing {
+        /// The stream.
+        stream: String,
+        /// The parked event's version.
+        version: u64,
+    },
     /// The read-model database failed.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
@@ -288,6 +299,12 @@ async fn release(
         Err(StoreError::Undecodable(u)) => return Err(ParkError::HeldUndecodable(u.to_string())),
         Err(e) => return Err(e.into()),
     };
+    if skip.is_none() && events.first().map(|e| e.version) != Some(row.version) {
+        return Err(ParkError::EventMissing {
+            stream: stream.to_owned(),
+            version: row.version,
+        });
+    }
     sqlx::query(
         "DELETE FROM projection_parked WHERE projection = $1 AND NOT rebuild AND stream_id = $2",
     )

@@ -166,7 +166,10 @@ async fn an_undecodable_event_parks_its_stream_holds_its_later_events_and_a_retr
 
     // A rebuild reads past it too (both in bulk and in its tail) and parks it the same way.
     let report = env.rebuild().await;
-    assert_eq!(report.events, 5, "every event, the undecodable one included");
+    assert_eq!(
+        report.events, 5,
+        "every event, the undecodable one included"
+    );
     wait_parked(&env, "the rebuild parked it again, 2 held", |rows| {
         rows.len() == 4 && rows.iter().all(|r| r.held == 2 && r.version == 2)
     })
