@@ -315,7 +315,7 @@ async fn release(
     if let Some(skip) = &skip {
         record_skip(store, &mut tx, name, stream, &row, skip).await?;
     }
-    let applied = park::apply(&mut tx, projection, false, &events, &[]).await?;
+    let applied = park::apply(&mut tx, projection, park::Mode::LIVE, &events, &[]).await?;
     let release = match applied.parked.iter().find(|p| p.stream_id == stream) {
         Some(p) => {
             if p.version == row.version {

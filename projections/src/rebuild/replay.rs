@@ -112,7 +112,7 @@ async fn apply_pages(
         park::apply(
             &mut tx,
             projection.as_ref(),
-            true,
+            park::Mode::REBUILD,
             &page.events,
             &page.undecodable,
         )

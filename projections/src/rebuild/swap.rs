@@ -64,7 +64,14 @@ async fn apply_to_shadows(
             &format!("SET LOCAL search_path TO \"{schema}\", public"),
         )
         .await?;
-        park::apply(tx, p.as_ref(), true, &page.events, &page.undecodable).await?;
+        park::apply(
+            tx,
+            p.as_ref(),
+            park::Mode::REBUILD,
+            &page.events,
+            &page.undecodable,
+        )
+        .await?;
     }
     Ok(())
 }

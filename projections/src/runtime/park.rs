@@ -49,27 +49,59 @@ impl Applied {
     }
 }
 
+/// How [`apply`] goes about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mode {
+    /// Whose parked rows: a rebuild's own, or the live ones.
+    pub rebuild: bool,
+    /// The caller knows that no stream is parked: no need to look.
+    pub none_parked: bool,
+    /// Apply under a savepoint, so that a failed apply can be undone and the failing
+    /// event isolated. Without (one round trip less per batch), a failure is returned as
+    /// is and leaves the transaction aborted: the caller tries again with it.
+    pub careful: bool,
+}
+
+impl Mode {
+    /// A rebuild's pages.
+    pub const REBUILD: Mode = Mode {
+        rebuild: true,
+        none_parked: false,
+        careful: true,
+    };
+    /// The live tables, isolating failures.
+    pub const LIVE: Mode = Mode {
+        rebuild: false,
+        none_parked: false,
+        careful: true,
+    };
+}
+
 /// Applies `events` in order with `projection` (inside the caller's transaction, whose
 /// `search_path` names the target schema), parking instead of failing: each event in
 /// `undecodable` parks its stream, an event whose apply fails with a non-transient error
-/// parks its stream, and events of parked streams are held. `rebuild` says which parked
-/// rows are meant: a rebuild's own, or the live ones. A transient error is returned as
-/// is; the caller's transaction must then roll back.
+/// parks its stream, and events of parked streams are held (see [`Mode`]). A transient
+/// error is returned as is; the caller's transaction must then roll back.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
     projection: &dyn Projection,
-    rebuild: bool,
+    mode: Mode,
     events: &[RecordedEvent],
     undecodable: &[UndecodableEvent],
 ) -> Result<Applied, ProjectionError> {
     let name = projection.name();
-    let already: Vec<String> = sqlx::query_scalar(
-        "SELECT stream_id FROM projection_parked WHERE projection = $1 AND rebuild = $2",
-    )
-    .bind(name)
-    .bind(rebuild)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rebuild = mode.rebuild;
+    let already: Vec<String> = if mode.none_parked {
+        Vec::new()
+    } else {
+        sqlx::query_scalar(
+            "SELECT stream_id FROM projection_parked WHERE projection = $1 AND rebuild = $2",
+        )
+        .bind(name)
+        .bind(rebuild)
+        .fetch_all(&mut *conn)
+        .await?
+    };
     let mut out = Applied::default();
     let mut holding = Holding {
         parked_before: already.into_iter().collect(),
@@ -91,7 +123,11 @@ pub(crate) async fn apply(
     }
     // Nothing parked: the batch as it is, without copying it.
     let rest = holding.filter(events);
-    apply_isolating(conn, projection, rest, &mut holding, &mut out).await?;
+    if !mode.careful {
+        projection.apply(&mut *conn, &rest).await?;
+    } else {
+        apply_isolating(conn, projection, rest, &mut holding, &mut out).await?;
+    }
     out.held = holding.held.values().map(|(n, _)| *n).sum();
     if out.touched_parking() {
         write_held(conn, name, rebuild, &holding.held, &out.parked).await?;

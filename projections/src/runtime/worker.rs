@@ -219,11 +219,30 @@ impl Worker {
         }
     }
 
-    /// Applies one batch in one transaction: checkpoint guard, apply, notify, commit.
+    /// Applies one batch in one transaction (see [`Worker::commit_once`]): first without
+    /// savepoints, and when an apply fails for good, again isolating the failing event.
     async fn commit(
         &self,
         conn: &mut PgConnection,
         batch: &Batch<'_>,
+    ) -> Result<Outcome, ProjectionError> {
+        match self.commit_once(conn, batch, false).await {
+            Err(e) if !e.is_transient() => {
+                tracing::debug!(projection = self.projection.name(), error = %e,
+                    "batch failed; applying it again, parking what fails");
+                self.commit_once(conn, batch, true).await
+            }
+            other => other,
+        }
+    }
+
+    /// Applies one batch in one transaction: checkpoint guard, apply (parking streams
+    /// when `careful`), notify, commit.
+    async fn commit_once(
+        &self,
+        conn: &mut PgConnection,
+        batch: &Batch<'_>,
+        careful: bool,
     ) -> Result<Outcome, ProjectionError> {
         let started = Instant::now();
         let name = self.projection.name();
@@ -243,10 +262,17 @@ impl Worker {
             let Some(stored_state) = checkpoint::advance(&mut tx, &advance).await? else {
                 return Ok(None);
             };
+            let mode = park::Mode {
+                rebuild: false,
+                // Only this task parks live streams while it holds the lock (a rebuild
+                // that swaps its own in moves the checkpoint: the task restarts).
+                none_parked: self.metrics.parked_streams() == 0,
+                careful,
+            };
             let applied = park::apply(
                 &mut tx,
                 self.projection.as_ref(),
-                false,
+                mode,
                 batch.events,
                 batch.undecodable,
             )
