@@ -20,7 +20,8 @@ pub enum ProjectionState {
     Live,
     /// A rebuild is replaying the log into shadow tables.
     Rebuilding,
-    /// Stopped at an event it cannot apply; see `last_error`.
+    /// Stopped: its own bookkeeping failed for good; see `last_error`. (An event it
+    /// cannot apply parks that event's stream instead: see [`crate::parked`].)
     Failed,
     /// No runner is active.
     Stopped,
