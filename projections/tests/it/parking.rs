@@ -449,3 +449,42 @@ async fn on_eventstoredb_non_json_data_parks_its_stream_and_skips_release_it() {
     running.stop().await;
     env.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_is_retried_not_parked() {
+    let env = Env::new().await;
+    let running = env.start_only(vec![people()], fast_settings());
+    let mut w = env.world();
+    w.register(&[Role::Candidate]).await;
+    env.wait_status("people applied the first event", |rows| {
+        rows.iter()
+            .any(|r| r.name == "people" && r.events_applied == 1)
+    })
+    .await;
+
+    // The runner's connection dies between batches: its next batch fails on it.
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'il-projector'",
+    )
+    .fetch_all(&env.pool)
+    .await
+    .expect("terminate");
+    assert!(!killed.is_empty(), "the runner has a connection");
+    let later = w.register(&[Role::Interviewer]).await;
+
+    env.wait_status("people applied the second event", |rows| {
+        rows.iter()
+            .any(|r| r.name == "people" && r.events_applied == 2)
+    })
+    .await;
+    assert!(person_row(&env, later).await.is_some());
+    assert!(parked::parked(&env.pool).await.expect("parked").is_empty());
+    let text = running.metrics.render_prometheus();
+    assert!(
+        !text.contains("projection_transient_errors_total{projection=\"people\"} 0"),
+        "the interruption was counted as transient: {text}"
+    );
+    running.stop().await;
+    env.finish().await;
+}
