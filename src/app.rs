@@ -382,6 +382,7 @@ pub async fn projections_status(global: &Global, json: bool) -> anyhow::Result<(
                 serde_json::json!({
                     "name": r.name, "state": r.state.as_str(), "position": r.position,
                     "lagEvents": r.lag_events, "lastError": r.last_error,
+                    "parkedStreams": r.parked_streams,
                     "updatedAt": r.updated_at.to_rfc3339(),
                 })
             );
@@ -394,19 +395,144 @@ pub async fn projections_status(global: &Global, json: bool) -> anyhow::Result<(
             .unwrap_or_else(|| "(empty)".into())
     );
     println!(
-        "{:<12} {:<12} {:>22} {:>10}  LAST ERROR",
-        "NAME", "STATE", "POSITION", "LAG"
+        "{:<12} {:<12} {:>22} {:>10} {:>7}  LAST ERROR",
+        "NAME", "STATE", "POSITION", "LAG", "PARKED"
     );
+    let parked: i64 = rows.iter().map(|r| r.parked_streams).sum();
     for r in rows {
         println!(
-            "{:<12} {:<12} {:>22} {:>10}  {}",
+            "{:<12} {:<12} {:>22} {:>10} {:>7}  {}",
             r.name,
             r.state.as_str(),
             r.position.as_deref().unwrap_or("-"),
             r.lag_events,
+            r.parked_streams,
             r.last_error.as_deref().unwrap_or("")
         );
     }
+    if parked > 0 {
+        println!(
+            "{parked} parked stream(s): see `interview-ledger projections parked`, then `retry` or `skip`"
+        );
+    }
+    Ok(())
+}
+
+/// `projections parked`.
+pub async fn projections_parked(global: &Global, json: bool) -> anyhow::Result<()> {
+    let env = Env::open(global, true).await?;
+    let rows = projections::parked::parked(&env.pool)
+        .await
+        .context("failed to read the parked streams")?;
+    if json {
+        for r in &rows {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "projection": r.projection, "stream": r.stream_id, "version": r.version,
+                    "position": r.position.to_string(), "eventType": r.event_type,
+                    "reason": r.reason, "held": r.held, "since": r.parked_at.to_rfc3339(),
+                    "retriedAt": r.retried_at.map(|t| t.to_rfc3339()),
+                })
+            );
+        }
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no parked streams");
+        return Ok(());
+    }
+    println!(
+        "{:<12} {:<48} {:>7} {:>22} {:<24} {:>5} {:<20}  REASON",
+        "PROJECTION", "STREAM", "VERSION", "POSITION", "EVENT TYPE", "HELD", "SINCE"
+    );
+    for r in rows {
+        println!(
+            "{:<12} {:<48} {:>7} {:>22} {:<24} {:>5} {:<20}  {}",
+            r.projection,
+            r.stream_id,
+            r.version,
+            r.position.to_string(),
+            r.event_type,
+            r.held,
+            r.parked_at.format("%Y-%m-%d %H:%M:%S"),
+            r.reason
+        );
+    }
+    Ok(())
+}
+
+fn projection_named(name: &str) -> anyhow::Result<std::sync::Arc<dyn projections::Projection>> {
+    projections::by_names(&[name.to_owned()])
+        .map_err(|n| {
+            let known: Vec<_> = projections::all().iter().map(|p| p.name()).collect();
+            anyhow::anyhow!("no projection named {n:?}; known: {}", known.join(", "))
+        })?
+        .into_iter()
+        .next()
+        .context("no projection")
+}
+
+fn print_release(r: &projections::parked::Released) {
+    use projections::parked::Release;
+    match &r.release {
+        Release::Released { applied } => println!(
+            "{} {}: released ({applied} event(s) applied)",
+            r.projection, r.stream_id
+        ),
+        Release::Parked { version, reason } => println!(
+            "{} {}: still parked at version {version}: {reason}",
+            r.projection, r.stream_id
+        ),
+    }
+}
+
+/// `projections retry NAME [STREAM]`.
+pub async fn projections_retry(
+    global: &Global,
+    name: &str,
+    stream: Option<&str>,
+) -> anyhow::Result<()> {
+    let projection = projection_named(name)?;
+    let env = Env::open(global, true).await?;
+    let done = projections::parked::retry(&env.store, &env.pool, projection.as_ref(), stream)
+        .await
+        .context("retry failed")?;
+    if done.is_empty() {
+        println!("{name} has no parked streams");
+    }
+    for r in &done {
+        print_release(r);
+    }
+    Ok(())
+}
+
+/// `projections skip NAME STREAM --reason TEXT`.
+pub async fn projections_skip(
+    global: &Global,
+    name: &str,
+    stream: &str,
+    reason: &str,
+    actor: &str,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(!reason.trim().is_empty(), "--reason must say why");
+    let projection = projection_named(name)?;
+    let env = Env::open(global, true).await?;
+    let done = projections::parked::skip(
+        &env.store,
+        &env.pool,
+        projection.as_ref(),
+        stream,
+        reason,
+        actor,
+    )
+    .await
+    .context("skip failed")?;
+    println!(
+        "{name} {stream}: parked event skipped (recorded in {} by {actor})",
+        projections::parked::AUDIT_STREAM
+    );
+    print_release(&done);
     Ok(())
 }
 

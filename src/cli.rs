@@ -139,6 +139,32 @@ pub enum ProjectionsCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Streams parked at an event a projection cannot apply (their later events are held).
+    Parked {
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply a parked stream's events again, in order, after a fix (an upcaster, a corrected event).
+    Retry {
+        /// The projection.
+        name: String,
+        /// The stream (default: every stream the projection has parked).
+        stream: Option<String>,
+    },
+    /// Drop the event a stream is parked at (recorded as an audit event), then apply the held ones.
+    Skip {
+        /// The projection.
+        name: String,
+        /// The stream.
+        stream: String,
+        /// Why (recorded in the audit event).
+        #[arg(long)]
+        reason: String,
+        /// Who skips it (recorded as the audit event's actor; default: the OS user).
+        #[arg(long, env = "USER", default_value = "operator")]
+        actor: String,
+    },
 }
 
 /// `history …`

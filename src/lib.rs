@@ -33,6 +33,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections(ProjectionsCommand::Rebuild { name, all }) => {
             app::projections_rebuild(&global, if all { None } else { name }).await
         }
+        Command::Projections(ProjectionsCommand::Parked { json }) => {
+            app::projections_parked(&global, json).await
+        }
+        Command::Projections(ProjectionsCommand::Retry { name, stream }) => {
+            app::projections_retry(&global, &name, stream.as_deref()).await
+        }
+        Command::Projections(ProjectionsCommand::Skip {
+            name,
+            stream,
+            reason,
+            actor,
+        }) => app::projections_skip(&global, &name, &stream, &reason, &actor).await,
         Command::History(HistoryCommand::Interview { id, tenant, json }) => {
             let env = app::Env::open(&global, false).await?;
             history::print_interview(&env.store, &tenant, id, json, &mut std::io::stdout().lock())

@@ -17,5 +17,5 @@ pub mod upcast;
 pub use any::AnyEventStore;
 pub use store::{
     AppendResult, EventFeed, EventStore, ExpectedVersion, InvalidPosition, Metadata, NewEvent,
-    Position, RecordedEvent, StoreError, StoreResult, StreamAppend,
+    Position, RecordedEvent, StoreError, StoreResult, StreamAppend, UndecodableEvent,
 };

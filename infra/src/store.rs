@@ -234,6 +234,12 @@ pub enum StoreError {
     /// Stored data could not be decoded.
     #[error("could not decode stored event: {0}")]
     Decode(String),
+    /// One stored event could not be decoded (its data is not JSON, its metadata is not
+    /// ours, an upcaster refused it), but where it is in the log is known: a reader of
+    /// `$all` can step past it. The feed of [`EventStore::subscribe_all`] reports it and
+    /// goes on with the next event.
+    #[error("{0}")]
+    Undecodable(Box<UndecodableEvent>),
     /// Anything else the store reported.
     #[error("event store error: {0}")]
     Other(String),
@@ -244,6 +250,75 @@ impl StoreError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::WrongExpectedVersion { .. })
     }
+}
+
+/// Where an event that could not be decoded is, and why it could not be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("could not decode {event_type} v{version} of {stream_id} at {position}: {reason}")]
+pub struct UndecodableEvent {
+    /// The stream it belongs to.
+    pub stream_id: String,
+    /// Its version in that stream (1 for the first event).
+    pub version: u64,
+    /// Its place in the global order.
+    pub position: Position,
+    /// Its type name, as stored.
+    pub event_type: String,
+    /// What is wrong, in a few words (never the data itself).
+    pub reason: String,
+}
+
+impl UndecodableEvent {
+    /// The error of this event.
+    pub fn into_error(self) -> StoreError {
+        StoreError::Undecodable(Box::new(self))
+    }
+}
+
+/// A reason short enough for a status line, with quoted values elided: decoders quote
+/// the offending value (`invalid type: string "Ada"`), which may be personal data.
+pub fn short_reason(text: &str) -> String {
+    const MAX: usize = 200;
+    let mut out = String::with_capacity(text.len().min(MAX));
+    let mut quoted = false;
+    for c in text.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+            continue;
+        }
+        if quoted || c.is_control() {
+            continue;
+        }
+        if out.chars().count() >= MAX {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Keeps the decodable start of a page of `$all`: the events before the first one that
+/// could not be decoded. When that one comes first, it is the error, so that the caller
+/// can step past it (read on after its position).
+pub(crate) fn page_until_undecodable(
+    items: impl IntoIterator<Item = StoreResult<RecordedEvent>>,
+) -> StoreResult<Vec<RecordedEvent>> {
+    let mut page = Vec::new();
+    for item in items {
+        match item {
+            Ok(event) => page.push(event),
+            Err(StoreError::Undecodable(u)) if !page.is_empty() => {
+                tracing::debug!(error = %u, "page of $all cut before an undecodable event");
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(page)
 }
 
 /// The answer to an append of no events: only the expectation is checked, against the
@@ -302,6 +377,9 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Vec<RecordedEvent>>> + Send;
 
     /// Reads up to `limit` events of `$all` strictly after `after` (`None`: from the start).
+    /// A page ends before an event that cannot be decoded (so it may come back short
+    /// before the head); when that event is the first, the answer is
+    /// [`StoreError::Undecodable`] naming its position, after which the caller reads on.
     fn read_all(
         &self,
         after: Option<Position>,
@@ -309,7 +387,9 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Vec<RecordedEvent>>> + Send;
 
     /// Subscribes to `$all` strictly after `after`: stored events first, then live ones.
-    /// System events (types or streams starting with `$`) are never delivered.
+    /// System events (types or streams starting with `$`) are never delivered. An event
+    /// that cannot be decoded comes as [`StoreError::Undecodable`] in its place and the
+    /// feed goes on; after any other error it may end.
     fn subscribe_all(&self, after: Option<Position>) -> EventFeed;
 
     /// The position of the newest event, `None` when the store is empty.
@@ -326,6 +406,57 @@ pub trait EventStore: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_reason_elides_quoted_values_and_is_bounded() {
+        assert_eq!(
+            short_reason("invalid type: string \"Ada Lovelace\", expected u32 at line 1"),
+            "invalid type: string \"…\", expected u32 at line 1"
+        );
+        assert_eq!(
+            short_reason("missing field `actor`"),
+            "missing field `actor`"
+        );
+        assert!(short_reason(&"x".repeat(1000)).chars().count() <= 201);
+    }
+
+    fn event(n: u64) -> RecordedEvent {
+        RecordedEvent {
+            event_id: Uuid::nil(),
+            stream_id: format!("s-{n}"),
+            version: 1,
+            position: Position::new(n, 0),
+            event_type: "T".into(),
+            data: Value::Null,
+            metadata: Metadata::anonymous(),
+        }
+    }
+
+    fn undecodable(n: u64) -> StoreError {
+        UndecodableEvent {
+            stream_id: format!("s-{n}"),
+            version: 1,
+            position: Position::new(n, 0),
+            event_type: "T".into(),
+            reason: "bad".into(),
+        }
+        .into_error()
+    }
+
+    #[test]
+    fn a_page_ends_before_an_undecodable_event_which_is_the_answer_when_first() {
+        let page = page_until_undecodable([Ok(event(1)), Err(undecodable(2)), Ok(event(3))])
+            .expect("the start of the page");
+        let positions: Vec<Position> = page.iter().map(|e| e.position).collect();
+        assert_eq!(positions, vec![Position::new(1, 0)]);
+        let first = page_until_undecodable([Err(undecodable(2)), Ok(event(3))]).expect_err("it");
+        assert!(
+            matches!(&first, StoreError::Undecodable(u) if u.position == Position::new(2, 0)),
+            "{first:?}"
+        );
+        let other = page_until_undecodable([Ok(event(1)), Err(StoreError::Other("x".into()))]);
+        assert!(matches!(other, Err(StoreError::Other(_))));
+    }
 
     #[test]
     fn any_matches_every_version() {

@@ -5,10 +5,13 @@
 //!   [`Projection`] whose tables live in schema [`READ_SCHEMA`];
 //! - [`runtime`]: the [`Projector`] that keeps them up to date, one task per projection;
 //! - [`rebuild()`]: replays the whole log into shadow tables and swaps them in;
-//! - [`prepare`] and [`status`]: startup and the `projections status` view.
+//! - [`prepare`] and [`status`]: startup and the `projections status` view;
+//! - [`parked`]: streams parked at an event a projection cannot apply, and the
+//!   operators' `retry` and `skip`.
 
 pub mod analytics;
 pub mod interviews;
+pub mod parked;
 pub mod people;
 pub mod progress;
 pub mod projection;

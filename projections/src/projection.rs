@@ -10,7 +10,8 @@ use uuid::Uuid;
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
     /// The event is not what the handler can apply (bad data, impossible sequence).
-    /// The projection stops at it (FAILED); it is never skipped.
+    /// The projection parks the event's stream at it (its later events wait, the rest of
+    /// the log goes on); it is never skipped but by an operator (`projections skip`).
     #[error("cannot apply {event_type} v{version} of {stream} at {position}: {message}")]
     Poison {
         /// Stream of the event.
@@ -33,7 +34,7 @@ impl ProjectionError {
     /// Whether retrying the same batch can succeed: lost connections, serialization
     /// failures and deadlocks (SQLSTATE class 40), lock timeouts, lack of resources,
     /// shutdowns. Data and constraint errors and poison events fail the same way every
-    /// time, so they stop the projection instead.
+    /// time, so they park the event's stream instead.
     pub fn is_transient(&self) -> bool {
         match self {
             ProjectionError::Poison { .. } => false,

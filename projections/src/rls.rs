@@ -4,7 +4,7 @@
 //! query that forgets its `WHERE tenant = …` still leaks nothing.
 //!
 //! - [`READER_ROLE`]: `NOLOGIN NOBYPASSRLS`, `SELECT` on every read-model table and on
-//!   the checkpoints (not tenant data), `USAGE` on schema `rm`. Roles are cluster-wide:
+//!   the checkpoints and parked streams (not tenant data), `USAGE` on schema `rm`. Roles are cluster-wide:
 //!   it is created once for every database of the server, idempotently, tolerating
 //!   another database's setup creating it at the same moment. The user the services
 //!   connect as is made a member, so that it may `SET LOCAL ROLE` to it.
@@ -39,7 +39,8 @@ pub(crate) fn role_sql(read_schema: &str) -> String {
            END IF;
          END $$;
          GRANT USAGE ON SCHEMA \"{read_schema}\" TO {READER_ROLE};
-         GRANT SELECT ON projection_checkpoints TO {READER_ROLE};\n"
+         GRANT SELECT ON projection_checkpoints TO {READER_ROLE};
+         GRANT SELECT ON projection_parked TO {READER_ROLE};\n"
     )
 }
 

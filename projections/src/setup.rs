@@ -20,7 +20,8 @@ pub enum ProjectionState {
     Live,
     /// A rebuild is replaying the log into shadow tables.
     Rebuilding,
-    /// Stopped at an event it cannot apply; see `last_error`.
+    /// Stopped: its own bookkeeping failed for good; see `last_error`. (An event it
+    /// cannot apply parks that event's stream instead: see [`crate::parked`].)
     Failed,
     /// No runner is active.
     Stopped,
@@ -89,6 +90,8 @@ pub struct ProjectionStatusRow {
     pub last_error: Option<String>,
     /// When the row last changed.
     pub updated_at: DateTime<Utc>,
+    /// Streams it has parked (see [`crate::parked`]).
+    pub parked_streams: i64,
 }
 
 /// Failures of [`prepare`].
@@ -116,18 +119,21 @@ pub async fn status(pool: &PgPool) -> Result<Vec<ProjectionStatusRow>, sqlx::Err
         i64,
         Option<String>,
         DateTime<Utc>,
+        i64,
     );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT name, state, position_major, position_minor, lag_events, events_applied,
-                last_error, updated_at
-         FROM projection_checkpoints ORDER BY name",
+                last_error, updated_at,
+                (SELECT count(*) FROM projection_parked p
+                 WHERE p.projection = c.name AND NOT p.rebuild) AS parked
+         FROM projection_checkpoints c ORDER BY name",
     )
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
         .map(
-            |(name, state, a, b, lag, applied, last_error, updated_at)| {
+            |(name, state, a, b, lag, applied, last_error, updated_at, parked)| {
                 let checkpoint = from_columns(a, b);
                 ProjectionStatusRow {
                     name,
@@ -138,6 +144,7 @@ pub async fn status(pool: &PgPool) -> Result<Vec<ProjectionStatusRow>, sqlx::Err
                     events_applied: applied,
                     last_error,
                     updated_at,
+                    parked_streams: parked,
                 }
             },
         )
@@ -205,6 +212,11 @@ async fn reset_if_reshaped(
         ));
     }
     script(&mut *conn, &sql).await?;
+    // Replayed from the start, it meets whatever it parked again.
+    sqlx::query("DELETE FROM projection_parked WHERE projection = $1")
+        .bind(projection.name())
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "UPDATE projection_checkpoints SET position_major = NULL, position_minor = NULL,
              state = 'stopped', lag_events = 0, events_applied = 0, last_error = NULL,

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::store::{
     ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StoreError, StoreResult,
+    UndecodableEvent, short_reason,
 };
 use crate::upcast::Upcasters;
 
@@ -59,20 +60,33 @@ pub(super) fn record(resolved: ResolvedEvent) -> StoreResult<eventstore::Recorde
         .ok_or_else(|| StoreError::Decode("the server sent a read result without an event".into()))
 }
 
-/// Decodes a stored record (which must not be a system event) and upcasts it.
+/// Decodes a stored record (which must not be a system event) and upcasts it. Data that
+/// is not JSON, or that an upcaster refuses, is [`StoreError::Undecodable`] naming the
+/// event (metadata never fails: see [`metadata`]).
 pub(super) fn decode(
     raw: eventstore::RecordedEvent,
     upcasters: &Upcasters,
 ) -> StoreResult<RecordedEvent> {
+    let undecodable = |raw: &eventstore::RecordedEvent, reason: String| {
+        UndecodableEvent {
+            stream_id: raw.stream_id.clone(),
+            version: raw.revision.saturating_add(1),
+            position: position(raw.position),
+            event_type: raw.event_type.clone(),
+            reason,
+        }
+        .into_error()
+    };
     let data = if raw.data.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&raw.data).map_err(|e| {
-            StoreError::Decode(format!(
-                "data of {} {}@{} is not JSON: {e}",
-                raw.event_type, raw.stream_id, raw.revision
-            ))
-        })?
+        match serde_json::from_slice(&raw.data) {
+            Ok(data) => data,
+            Err(e) => {
+                let reason = format!("data is not JSON: {}", short_reason(&e.to_string()));
+                return Err(undecodable(&raw, reason));
+            }
+        }
     };
     let created = created_at(&raw);
     let metadata = metadata(&raw.custom_metadata, created);
@@ -85,7 +99,16 @@ pub(super) fn decode(
         data,
         metadata,
     };
-    upcasters.upcast(&mut event).map_err(StoreError::Decode)?;
+    if let Err(e) = upcasters.upcast(&mut event) {
+        return Err(UndecodableEvent {
+            stream_id: event.stream_id,
+            version: event.version,
+            position: event.position,
+            event_type: event.event_type,
+            reason: short_reason(&e),
+        }
+        .into_error());
+    }
     Ok(event)
 }
 

@@ -142,7 +142,13 @@ impl EventStore for EsdbEventStore {
                 if codec::is_system(&raw.stream_id, &raw.event_type) {
                     continue;
                 }
-                events.push(codec::decode(raw, &inner.upcasters)?);
+                match codec::decode(raw, &inner.upcasters) {
+                    Ok(event) => events.push(event),
+                    // The page ends before it; first in the page, it is the answer.
+                    Err(e @ StoreError::Undecodable(_)) if events.is_empty() => return Err(e),
+                    Err(StoreError::Undecodable(_)) => return Ok(events),
+                    Err(e) => return Err(e),
+                }
                 if events.len() == limit {
                     break;
                 }

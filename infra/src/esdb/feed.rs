@@ -103,7 +103,12 @@ impl Feed {
                     if codec::is_system(&raw.stream_id, &raw.event_type) {
                         continue;
                     }
-                    return Some(codec::decode(raw, &inner.upcasters).map_err(|e| self.end(e)));
+                    return Some(match codec::decode(raw, &inner.upcasters) {
+                        Ok(event) => Ok(event),
+                        // About this one event: the feed goes on after it.
+                        Err(e @ StoreError::Undecodable(_)) => Err(e),
+                        Err(e) => Err(self.end(e)),
+                    });
                 }
                 Ok(Ok(SubscriptionEvent::CaughtUp)) => {
                     *confirmed = true;

@@ -41,35 +41,62 @@ WITH s AS MATERIALIZED (
 const SELECT_COLUMNS: &str = "position, transaction_id::text AS tx, stream_id, version, event_id, event_type, data, metadata";
 
 impl PgEventStore {
+    /// Decodes a row. The columns that place the event (position, stream, version, type)
+    /// must read, or the whole read fails; metadata that is not ours, or data an upcaster
+    /// refuses, makes [`StoreError::Undecodable`] naming the event.
     pub(super) fn decode(&self, row: &PgRow) -> StoreResult<RecordedEvent> {
         let tx: String = row.try_get("tx").map_err(db_err)?;
         let position: i64 = row.try_get("position").map_err(db_err)?;
         let version: i64 = row.try_get("version").map_err(db_err)?;
+        let stream_id: String = row.try_get("stream_id").map_err(db_err)?;
+        let event_type: String = row.try_get("event_type").map_err(db_err)?;
+        let position = Position::new(parse_tx(&tx)?, position as u64);
+        let version = version as u64;
+        let undecodable = |stream_id: String, event_type: String, reason: String| {
+            UndecodableEvent {
+                stream_id,
+                version,
+                position,
+                event_type,
+                reason,
+            }
+            .into_error()
+        };
         let metadata: Value = row.try_get("metadata").map_err(db_err)?;
-        let metadata: Metadata =
-            serde_json::from_value(metadata).map_err(|e| StoreError::Decode(e.to_string()))?;
+        let metadata: Metadata = match serde_json::from_value(metadata) {
+            Ok(m) => m,
+            Err(e) => {
+                let reason = format!("metadata: {}", crate::store::short_reason(&e.to_string()));
+                return Err(undecodable(stream_id, event_type, reason));
+            }
+        };
         let mut event = RecordedEvent {
             event_id: row.try_get("event_id").map_err(db_err)?,
-            stream_id: row.try_get("stream_id").map_err(db_err)?,
-            version: version as u64,
-            position: Position::new(parse_tx(&tx)?, position as u64),
-            event_type: row.try_get("event_type").map_err(db_err)?,
+            stream_id,
+            version,
+            position,
+            event_type,
             data: row.try_get("data").map_err(db_err)?,
             metadata,
         };
-        self.upcasters
-            .upcast(&mut event)
-            .map_err(StoreError::Decode)?;
+        if let Err(e) = self.upcasters.upcast(&mut event) {
+            return Err(undecodable(
+                event.stream_id,
+                event.event_type,
+                crate::store::short_reason(&e),
+            ));
+        }
         Ok(event)
     }
 
     /// Reads a page of `$all` after `after`, only rows of finished transactions.
+    /// A page ends before an event that cannot be decoded; see [`EventStore::read_all`].
     pub(super) async fn read_page(
         &self,
         after: Position,
         limit: usize,
     ) -> StoreResult<Vec<RecordedEvent>> {
-        Ok(self.read_page_and_withheld(after, limit).await?.0)
+        page_until_undecodable(self.read_page_and_withheld(after, limit).await?.0)
     }
 
     /// Reads a page of `$all` after `after` (only rows below the bound of
@@ -77,12 +104,13 @@ impl PgEventStore {
     /// running transaction holds back.
     /// One statement, so nothing can commit between the two answers: when nothing is
     /// held back, every event committed so far has been read and the next one will be
-    /// announced by a notification.
+    /// announced by a notification. Each event is decoded on its own: one that cannot be
+    /// is [`StoreError::Undecodable`] in its place.
     pub(super) async fn read_page_and_withheld(
         &self,
         after: Position,
         limit: usize,
-    ) -> StoreResult<(Vec<RecordedEvent>, bool)> {
+    ) -> StoreResult<(Vec<StoreResult<RecordedEvent>>, bool)> {
         let sql = format!(
             "{BOUND_CTES}, page AS (
                  SELECT {SELECT_COLUMNS} FROM events
@@ -108,7 +136,11 @@ impl PgEventStore {
             withheld = row.try_get("withheld").map_err(db_err)?;
             let position: Option<i64> = row.try_get("position").map_err(db_err)?;
             if position.is_some() {
-                page.push(self.decode(row)?);
+                match self.decode(row) {
+                    Ok(event) => page.push(Ok(event)),
+                    Err(e @ StoreError::Undecodable(_)) => page.push(Err(e)),
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok((page, withheld))

@@ -61,9 +61,14 @@ impl PgEventStore {
                     Err(e) => { yield Err(e); return; }
                 };
                 let full = page.len() == PAGE;
-                for event in page {
-                    position = event.position;
-                    yield Ok(event);
+                for item in page {
+                    position = match &item {
+                        Ok(event) => event.position,
+                        Err(StoreError::Undecodable(u)) => u.position,
+                        // read_page_and_withheld hands back no other error in a page.
+                        Err(_) => position,
+                    };
+                    yield item;
                 }
                 if full {
                     continue;

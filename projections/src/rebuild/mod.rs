@@ -20,7 +20,7 @@ mod swap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use infra::{AnyEventStore, EventStore, Position, StoreError};
+use infra::{AnyEventStore, EventStore, Position, RecordedEvent, StoreError, UndecodableEvent};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::progress::Progress;
@@ -64,6 +64,46 @@ pub struct RebuildReport {
     pub position: Option<Position>,
     /// How long it took.
     pub elapsed: Duration,
+}
+
+/// A page of the log as a rebuild applies it: the events, and those the store could
+/// not decode (each parks its stream, as in the live runner).
+#[derive(Debug, Default)]
+pub(crate) struct Items {
+    pub events: Vec<RecordedEvent>,
+    pub undecodable: Vec<UndecodableEvent>,
+}
+
+impl Items {
+    fn len(&self) -> usize {
+        self.events.len() + self.undecodable.len()
+    }
+
+    fn last(&self) -> Option<Position> {
+        let a = self.events.last().map(|e| e.position);
+        let b = self.undecodable.last().map(|u| u.position);
+        a.max(b)
+    }
+}
+
+/// Reads a page of `$all` after `position`: the events up to the first one that cannot
+/// be decoded, or that one alone. Empty at the head.
+pub(crate) async fn read_items(
+    store: &AnyEventStore,
+    position: Option<Position>,
+    limit: usize,
+) -> Result<Items, StoreError> {
+    match store.read_all(position, limit).await {
+        Ok(events) => Ok(Items {
+            events,
+            undecodable: Vec::new(),
+        }),
+        Err(StoreError::Undecodable(u)) => Ok(Items {
+            events: Vec::new(),
+            undecodable: vec![*u],
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// The shadow schema of a projection.
@@ -126,6 +166,10 @@ pub async fn rebuild(
         )
         .await?;
         create_tables(&mut tx, p.as_ref(), &shadow, Ddl::Tables).await?;
+        sqlx::query("DELETE FROM projection_parked WHERE projection = $1 AND rebuild")
+            .bind(p.name())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE projection_checkpoints SET state = 'rebuilding', updated_at = now()
              WHERE name = $1",
@@ -150,6 +194,10 @@ pub async fn rebuild(
                 &format!("DROP SCHEMA IF EXISTS \"{shadow}\" CASCADE"),
             )
             .await;
+            let _ = sqlx::query("DELETE FROM projection_parked WHERE projection = $1 AND rebuild")
+                .bind(p.name())
+                .execute(&mut conn)
+                .await;
             let _ = sqlx::query(
                 "UPDATE projection_checkpoints SET state = $2, updated_at = now()
                  WHERE name = $1 AND state = 'rebuilding'",

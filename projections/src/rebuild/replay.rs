@@ -3,19 +3,20 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use infra::{AnyEventStore, EventStore, Position, RecordedEvent};
+use infra::{AnyEventStore, Position};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{PAGE_SIZE, RebuildError, Reporter, shadow_schema};
+use super::{Items, PAGE_SIZE, RebuildError, Reporter, read_items, shadow_schema};
 use crate::Projection;
 use crate::progress::Progress;
+use crate::runtime::park;
 
-type Page = Arc<Vec<RecordedEvent>>;
+type Page = Arc<Items>;
 
 /// Replays the log from zero into every projection's shadow schema, until a page comes
-/// back short. Returns the events replayed and the position reached.
+/// back empty. Returns the events replayed and the position reached.
 pub(super) async fn bulk<F: Fn(Progress) + Send + Sync>(
     store: &AnyEventStore,
     pool: &PgPool,
@@ -49,7 +50,7 @@ pub(super) async fn bulk<F: Fn(Progress) + Send + Sync>(
     let mut reading = std::time::Duration::ZERO;
     'pages: loop {
         let started = std::time::Instant::now();
-        let read = store.read_all(position, PAGE_SIZE).await;
+        let read = read_items(store, position, PAGE_SIZE).await;
         reading += started.elapsed();
         let page = match read {
             Ok(page) => page,
@@ -58,10 +59,9 @@ pub(super) async fn bulk<F: Fn(Progress) + Send + Sync>(
                 break;
             }
         };
-        let Some(last) = page.last().map(|e| e.position) else {
+        let Some(last) = page.last() else {
             break;
         };
-        let short = page.len() < PAGE_SIZE;
         events += page.len() as u64;
         position = Some(last);
         let page: Page = Arc::new(page);
@@ -72,9 +72,6 @@ pub(super) async fn bulk<F: Fn(Progress) + Send + Sync>(
             }
         }
         reporter.report(progress(&applied));
-        if short {
-            break;
-        }
     }
     drop(senders);
     tracing::info!(
@@ -112,7 +109,14 @@ async fn apply_pages(
     while let Some(page) = pages.recv().await {
         let started = std::time::Instant::now();
         let mut tx = conn.begin_with(begin.clone()).await?;
-        projection.apply(&mut tx, &page).await?;
+        park::apply(
+            &mut tx,
+            projection.as_ref(),
+            park::Mode::REBUILD,
+            &page.events,
+            &page.undecodable,
+        )
+        .await?;
         tx.commit().await?;
         busy += started.elapsed();
         done.fetch_add(page.len() as u64, Ordering::Relaxed);

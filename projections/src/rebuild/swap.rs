@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use infra::{AnyEventStore, EventStore, Position, RecordedEvent};
+use infra::{AnyEventStore, Position};
 use sqlx::{Connection, PgConnection};
 
-use super::{PAGE_SIZE, RebuildError, Reporter, shadow_schema};
+use super::{Items, PAGE_SIZE, RebuildError, Reporter, read_items, shadow_schema};
 use crate::progress::Progress;
 use crate::runtime::checkpoint::{self, Changes, columns};
 use crate::runtime::lock::{LockKind, held_sql, keys};
+use crate::runtime::park;
 use crate::support::script;
 use crate::{Projection, READ_SCHEMA};
 
@@ -34,8 +35,8 @@ pub(super) async fn swap_in<F: Fn(Progress) + Send + Sync>(
     .fetch_all(&mut *tx)
     .await?;
     loop {
-        let page = store.read_all(position, PAGE_SIZE).await?;
-        let Some(last) = page.last().map(|e| e.position) else {
+        let page = read_items(store, position, PAGE_SIZE).await?;
+        let Some(last) = page.last() else {
             break;
         };
         apply_to_shadows(&mut tx, projections, &page).await?;
@@ -54,7 +55,7 @@ pub(super) async fn swap_in<F: Fn(Progress) + Send + Sync>(
 async fn apply_to_shadows(
     tx: &mut PgConnection,
     projections: &[Arc<dyn Projection>],
-    page: &[RecordedEvent],
+    page: &Items,
 ) -> Result<(), RebuildError> {
     for p in projections {
         let schema = shadow_schema(p.name());
@@ -63,7 +64,14 @@ async fn apply_to_shadows(
             &format!("SET LOCAL search_path TO \"{schema}\", public"),
         )
         .await?;
-        p.apply(tx, page).await?;
+        park::apply(
+            tx,
+            p.as_ref(),
+            park::Mode::REBUILD,
+            &page.events,
+            &page.undecodable,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -93,6 +101,15 @@ async fn swap(
         "DROP SCHEMA \"{trash}\" CASCADE; DROP SCHEMA \"{shadow}\" CASCADE;"
     ));
     script(&mut *tx, &sql).await?;
+    // The streams the rebuild parked replace the live ones: they match the tables.
+    sqlx::query("DELETE FROM projection_parked WHERE projection = $1 AND NOT rebuild")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE projection_parked SET rebuild = false WHERE projection = $1 AND rebuild")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
     let (major, minor) = columns(position);
     let (a, b) = keys(LockKind::Runner, name);
     let state: String = sqlx::query_scalar(&format!(

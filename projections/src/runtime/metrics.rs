@@ -18,6 +18,7 @@ const LAG_EVENTS: &str = "projection_lag_events";
 const LAG_SECONDS: &str = "projection_lag_seconds";
 const TRANSIENT_ERRORS: &str = "projection_transient_errors_total";
 const STATE: &str = "projection_state";
+const PARKED: &str = "projection_parked_streams";
 
 fn describe() {
     describe_counter!(APPLIED, "Events applied to the read model.");
@@ -30,6 +31,10 @@ fn describe() {
     );
     describe_counter!(TRANSIENT_ERRORS, "Batches retried after a transient error.");
     describe_gauge!(STATE, "Current state (1 for the state it is in).");
+    describe_gauge!(
+        PARKED,
+        "Streams parked at an event the projection cannot apply (held until retried or skipped)."
+    );
 }
 
 /// The metrics of one projection: its series, and what this process reads back (events
@@ -39,12 +44,14 @@ fn describe() {
 pub struct ProjectionMetrics {
     events_applied: AtomicU64,
     state: AtomicU8,
+    parked_streams: AtomicU64,
     applied: Counter,
     batches: Counter,
     batch_seconds: Gauge,
     lag_events: Gauge,
     lag_seconds: Gauge,
     transient_errors: Counter,
+    parked: Gauge,
     /// One per [`ProjectionState::ALL`], in that order.
     states: Vec<Gauge>,
 }
@@ -55,12 +62,14 @@ impl ProjectionMetrics {
         let m = ProjectionMetrics {
             events_applied: AtomicU64::new(0),
             state: AtomicU8::new(0),
+            parked_streams: AtomicU64::new(0),
             applied: counter!(APPLIED, &label),
             batches: counter!(BATCHES, &label),
             batch_seconds: gauge!(BATCH_SECONDS, &label),
             lag_events: gauge!(LAG_EVENTS, &label),
             lag_seconds: gauge!(LAG_SECONDS, &label),
             transient_errors: counter!(TRANSIENT_ERRORS, &label),
+            parked: gauge!(PARKED, &label),
             states: ProjectionState::ALL
                 .iter()
                 .map(|s| gauge!(STATE, "projection" => projection, "state" => s.as_str()))
@@ -70,7 +79,7 @@ impl ProjectionMetrics {
         for c in [&m.applied, &m.batches, &m.transient_errors] {
             c.increment(0);
         }
-        for g in [&m.batch_seconds, &m.lag_events, &m.lag_seconds] {
+        for g in [&m.batch_seconds, &m.lag_events, &m.lag_seconds, &m.parked] {
             g.increment(0.0);
         }
         m.state(m.current_state());
@@ -92,6 +101,16 @@ impl ProjectionMetrics {
 
     pub(crate) fn transient_error(&self) {
         self.transient_errors.increment(1);
+    }
+
+    pub(crate) fn parked(&self, streams: u64) {
+        self.parked_streams.store(streams, Ordering::Relaxed);
+        self.parked.set(streams as f64);
+    }
+
+    /// Streams parked, as this process last counted them.
+    pub fn parked_streams(&self) -> u64 {
+        self.parked_streams.load(Ordering::Relaxed)
     }
 
     pub(crate) fn state(&self, state: ProjectionState) {
@@ -161,17 +180,20 @@ mod tests {
             "projection_lag_seconds{projection=\"metrics_test\"} 0",
             "projection_state{projection=\"metrics_test\",state=\"catching_up\"} 1",
             "projection_state{projection=\"metrics_test\",state=\"live\"} 0",
+            "projection_parked_streams{projection=\"metrics_test\"} 0",
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }
         m.batch(3, Duration::from_millis(1500));
         m.state(ProjectionState::Live);
         m.lag(7, Duration::ZERO);
+        m.parked(2);
         let text = metrics.render_prometheus();
         for line in [
             "projection_events_applied_total{projection=\"metrics_test\"} 3",
             "projection_batch_seconds_sum{projection=\"metrics_test\"} 1.5",
             "projection_lag_events{projection=\"metrics_test\"} 7",
+            "projection_parked_streams{projection=\"metrics_test\"} 2",
             "projection_state{projection=\"metrics_test\",state=\"catching_up\"} 0",
             "projection_state{projection=\"metrics_test\",state=\"live\"} 1",
         ] {

@@ -4,11 +4,17 @@
 //! the others wait and take over when it dies), reads its checkpoint, subscribes to `$all`
 //! after it and applies the feed in batches, one transaction per batch: checkpoint guard,
 //! read-model writes, notifications, commit. See [`Settings`] for the knobs.
+//!
+//! An event it cannot apply (the store could not decode it, or its apply fails for
+//! good) parks that event's stream (module `park`): the batch commits without it, later
+//! events of that stream are held, and the rest of the log goes on. Transient failures
+//! (lost connections, serialization failures) roll the batch back and are retried.
 
 pub(crate) mod checkpoint;
 mod lag;
 pub(crate) mod lock;
 mod metrics;
+pub(crate) mod park;
 mod worker;
 
 use std::sync::Arc;

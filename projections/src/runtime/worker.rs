@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use infra::{AnyEventStore, EventStore, Position, RecordedEvent, StoreError};
+use infra::{AnyEventStore, EventStore, Position, RecordedEvent, StoreError, UndecodableEvent};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -12,6 +12,7 @@ use tracing::{Instrument, info_span};
 use super::checkpoint::{self, Advance, Changes};
 use super::lag::Lag;
 use super::lock::{self, LockKind};
+use super::park;
 use super::{FailAction, ProjectionMetrics, Settings};
 use crate::setup::ProjectionState;
 use crate::{Projection, ProjectionError};
@@ -109,6 +110,7 @@ impl Worker {
         checkpoint::set_state(&mut conn, name, state, lag.events).await?;
         self.metrics.state(state);
         self.metrics.lag(lag.events, Duration::ZERO);
+        self.metrics.parked(park::count(&mut conn, name).await?);
         tracing::info!(projection = name, position = ?position.map(|p| p.to_string()),
             lag = lag.events, "projection started");
 
@@ -150,28 +152,41 @@ impl Worker {
                     self.metrics.lag(lag.events, Duration::ZERO);
                     continue;
                 }
+                _ = tokio::time::sleep(s.lag_refresh), if self.metrics.parked_streams() > 0 => {
+                    // Operators release streams from another process: keep the gauge true.
+                    self.metrics.parked(park::count(&mut conn, name).await?);
+                    continue;
+                }
             };
             let Some(chunk) = chunk else {
                 return Err(Interrupted::FeedEnded);
             };
             let mut events = Vec::with_capacity(chunk.len());
+            let mut undecodable = Vec::new();
             let mut feed_error = None;
             for item in chunk {
                 match item {
-                    Ok(e) if feed_error.is_none() => events.push(e),
-                    Ok(_) => {}
-                    Err(e) => {
-                        feed_error.get_or_insert(e);
-                    }
+                    _ if feed_error.is_some() => {}
+                    Ok(e) => events.push(e),
+                    // One event the store cannot decode: it parks its stream, not the feed.
+                    Err(StoreError::Undecodable(u)) => undecodable.push(*u),
+                    Err(e) => feed_error = Some(e),
                 }
             }
-            if let Some(last) = events.last().map(|e| e.position) {
-                let full = events.len() >= s.batch_size;
-                lag.after_batch(&self.store, last, full, events.len() as u64, s.lag_refresh)
+            let last = events
+                .last()
+                .map(|e| e.position)
+                .max(undecodable.last().map(|u: &UndecodableEvent| u.position));
+            if let Some(last) = last {
+                let count = events.len() + undecodable.len();
+                let full = count >= s.batch_size;
+                lag.after_batch(&self.store, last, full, count as u64, s.lag_refresh)
                     .await?;
                 batch_no += 1;
                 let to = Batch {
                     events: &events,
+                    undecodable: &undecodable,
+                    last,
                     from: position,
                     state: lag.state(),
                     lag: lag.events,
@@ -187,9 +202,14 @@ impl Worker {
                     Ok(Outcome::Died) => return Ok(End::Died),
                     Err(e) if e.is_transient() => return Err(Interrupted::Apply(e)),
                     Err(e) => {
-                        return self
-                            .isolate(&mut conn, &events, position, &mut batch_no, &e)
-                            .await;
+                        // Apply failures park their stream inside the batch; what is left
+                        // is the runtime's own bookkeeping failing for good.
+                        let error = format!("batch after {}: {e}", display(position));
+                        checkpoint::fail(&mut conn, name, position, &error).await?;
+                        self.metrics.state(ProjectionState::Failed);
+                        tracing::error!(projection = name, error = %error,
+                            "projection failed; it stays at this batch until restarted");
+                        return Ok(End::Failed);
                     }
                 }
             }
@@ -199,17 +219,34 @@ impl Worker {
         }
     }
 
-    /// Applies one batch in one transaction: checkpoint guard, apply, notify, commit.
+    /// Applies one batch in one transaction (see [`Worker::commit_once`]): first without
+    /// savepoints, and when an apply fails for good, again isolating the failing event.
     async fn commit(
         &self,
         conn: &mut PgConnection,
         batch: &Batch<'_>,
     ) -> Result<Outcome, ProjectionError> {
+        match self.commit_once(conn, batch, false).await {
+            Err(e) if !e.is_transient() => {
+                tracing::debug!(projection = self.projection.name(), error = %e,
+                    "batch failed; applying it again, parking what fails");
+                self.commit_once(conn, batch, true).await
+            }
+            other => other,
+        }
+    }
+
+    /// Applies one batch in one transaction: checkpoint guard, apply (parking streams
+    /// when `careful`), notify, commit.
+    async fn commit_once(
+        &self,
+        conn: &mut PgConnection,
+        batch: &Batch<'_>,
+        careful: bool,
+    ) -> Result<Outcome, ProjectionError> {
         let started = Instant::now();
         let name = self.projection.name();
-        let Some(last) = batch.events.last() else {
-            return Ok(Outcome::Committed);
-        };
+        let last = batch.last;
         let mut tx = conn
             .begin_with("BEGIN; SET LOCAL search_path TO rm, public")
             .await?;
@@ -217,7 +254,7 @@ impl Worker {
             let advance = Advance {
                 name,
                 from: batch.from,
-                to: last.position,
+                to: last,
                 state: batch.state,
                 lag: batch.lag,
                 applied: batch.events.len() as u64,
@@ -225,7 +262,26 @@ impl Worker {
             let Some(stored_state) = checkpoint::advance(&mut tx, &advance).await? else {
                 return Ok(None);
             };
-            self.projection.apply(&mut tx, batch.events).await?;
+            let mode = park::Mode {
+                rebuild: false,
+                // Only this task parks live streams while it holds the lock (a rebuild
+                // that swaps its own in moves the checkpoint: the task restarts).
+                none_parked: self.metrics.parked_streams() == 0,
+                careful,
+            };
+            let applied = park::apply(
+                &mut tx,
+                self.projection.as_ref(),
+                mode,
+                batch.events,
+                batch.undecodable,
+            )
+            .await?;
+            let parked = if applied.touched_parking() || self.metrics.parked_streams() > 0 {
+                Some(park::count(&mut tx, name).await?)
+            } else {
+                None
+            };
             let interviews = self.projection.changed_interviews(batch.events);
             let people = self.projection.changed_people(batch.events);
             let schedules = self.projection.changed_schedules(batch.events);
@@ -235,12 +291,12 @@ impl Worker {
                 schedules: &schedules,
                 swapped: false,
             };
-            checkpoint::notify(&mut tx, name, Some(last.position), &stored_state, changes).await?;
-            Ok::<_, ProjectionError>(Some(stored_state))
+            checkpoint::notify(&mut tx, name, Some(last), &stored_state, changes).await?;
+            Ok::<_, ProjectionError>(Some((stored_state, applied, parked)))
         }
         .await;
-        let stored_state = match result {
-            Ok(Some(state)) => state,
+        let (stored_state, applied, parked) = match result {
+            Ok(Some(done)) => done,
             Ok(None) => {
                 tx.rollback().await?;
                 return Ok(Outcome::Moved);
@@ -262,98 +318,43 @@ impl Worker {
         let took = started.elapsed();
         self.metrics.batch(batch.events.len(), took);
         self.metrics.state(ProjectionState::parse(&stored_state));
-        let behind = if batch.state == ProjectionState::Live {
-            Duration::ZERO
-        } else {
-            (chrono::Utc::now() - last.metadata.occurred_at)
+        let behind = match batch.events.last() {
+            Some(e) if batch.state != ProjectionState::Live => (chrono::Utc::now()
+                - e.metadata.occurred_at)
                 .to_std()
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            _ => Duration::ZERO,
         };
         self.metrics.lag(batch.lag, behind);
-        tracing::debug!(projection = name, events = batch.events.len(), position = %last.position,
+        if let Some(parked) = parked {
+            self.metrics.parked(parked);
+        }
+        for p in &applied.parked {
+            tracing::error!(projection = name, stream = %p.stream_id, version = p.version,
+                position = %p.position, event_type = %p.event_type, reason = %p.reason,
+                "stream parked: its later events are held until `projections retry` or `skip`");
+        }
+        tracing::debug!(projection = name, events = batch.events.len(), position = %last,
             duration_ms = took.as_millis() as u64, "batch committed");
         if action == FailAction::CrashAfterCommit {
             return Ok(Outcome::Died);
         }
         Ok(Outcome::Committed)
     }
-
-    /// A batch failed for good: commits everything before the culprit, then marks the
-    /// projection failed naming it. Never skips it. A poison error names its event; for
-    /// any other error the events are tried one by one to find it.
-    async fn isolate(
-        &self,
-        conn: &mut PgConnection,
-        mut events: &[RecordedEvent],
-        mut at: Option<Position>,
-        batch_no: &mut u64,
-        error: &ProjectionError,
-    ) -> Result<End, Interrupted> {
-        let name = self.projection.name();
-        let culprit = match error {
-            ProjectionError::Poison { position, .. } => events
-                .iter()
-                .position(|e| e.position.to_string() == *position),
-            ProjectionError::Db(_) => None,
-        };
-        if let Some(i) = culprit.filter(|i| *i > 0) {
-            *batch_no += 1;
-            let prefix = Batch {
-                events: &events[..i],
-                from: at,
-                state: ProjectionState::CatchingUp,
-                lag: 0,
-                number: *batch_no,
-            };
-            match self.commit(conn, &prefix).await {
-                Ok(Outcome::Committed) => {
-                    at = Some(events[i - 1].position);
-                    events = &events[i..];
-                }
-                Ok(Outcome::Moved) => return Ok(End::Restart),
-                Ok(Outcome::Died) => return Ok(End::Died),
-                Err(e) if e.is_transient() => return Err(Interrupted::Apply(e)),
-                // Then the culprit is earlier after all: look one by one.
-                Err(_) => {}
-            }
-        }
-        for event in events {
-            *batch_no += 1;
-            let one = Batch {
-                events: std::slice::from_ref(event),
-                from: at,
-                state: ProjectionState::CatchingUp,
-                lag: 0,
-                number: *batch_no,
-            };
-            match self.commit(conn, &one).await {
-                Ok(Outcome::Committed) => at = Some(event.position),
-                Ok(Outcome::Moved) => return Ok(End::Restart),
-                Ok(Outcome::Died) => return Ok(End::Died),
-                Err(e) if e.is_transient() => return Err(Interrupted::Apply(e)),
-                Err(e) => {
-                    let error = match e {
-                        ProjectionError::Poison { .. } => e,
-                        other => ProjectionError::poison(event, other.to_string()),
-                    }
-                    .to_string();
-                    checkpoint::fail(conn, name, at, &error).await?;
-                    self.metrics.state(ProjectionState::Failed);
-                    tracing::error!(projection = name, error = %error,
-                        "projection failed; it stays at this event until restarted");
-                    return Ok(End::Failed);
-                }
-            }
-        }
-        // Every event went through on its own: whatever failed is gone. Resubscribe.
-        Ok(End::Restart)
-    }
 }
 
 struct Batch<'a> {
     events: &'a [RecordedEvent],
+    /// Events the store could not decode: each parks its stream.
+    undecodable: &'a [UndecodableEvent],
+    /// The position of the last of both.
+    last: Position,
     from: Option<Position>,
     state: ProjectionState,
     lag: u64,
     number: u64,
+}
+
+fn display(position: Option<Position>) -> String {
+    position.map_or_else(|| "the start".to_owned(), |p| p.to_string())
 }

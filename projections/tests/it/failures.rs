@@ -1,21 +1,17 @@
-//! Crashes, late commits and poison events.
+//! Crashes and late commits (poison events: `parking`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::Role;
-use domain::interview::{self, InterviewKind};
-use infra::{EventStore, ExpectedVersion, Metadata, NewEvent};
-use projections::ProjectionState;
+use infra::Metadata;
 use projections::runtime::{FailAction, Settings};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::harness::{Env, assert_same_tables, fast_settings};
 use crate::replay::{Ids, random_history};
-use crate::world::at;
 
 fn crash_at(batch: u64, action: FailAction) -> Settings {
     Settings {
@@ -125,106 +121,6 @@ async fn an_append_that_commits_late_is_projected_once_it_commits() {
     let mut expected = vec![early, late, after];
     expected.sort();
     assert_eq!(ids, expected);
-    running.stop().await;
-    env.finish().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_poison_event_stops_its_projections_at_that_event_while_the_others_go_on() {
-    let env = Env::new().await;
-    let running = env.start(fast_settings());
-    let mut w = env.world();
-    let cand = w.register(&[Role::Candidate]).await;
-    let ann = w.register(&[Role::Interviewer]).await;
-    let good = w
-        .schedule(cand, &[ann], "Ops", InterviewKind::Technical, at(1, 9), 60)
-        .await
-        .expect("schedule");
-    let before_poison = w.last_position;
-    let bad_stream = interview::stream_id(Uuid::new_v4());
-    let poison = env
-        .store
-        .append(
-            &bad_stream,
-            ExpectedVersion::NoStream,
-            vec![NewEvent {
-                event_id: Uuid::new_v4(),
-                event_type: "InterviewScheduled".into(),
-                data: json!({ "interviewId": "not-a-uuid", "position": 7 }),
-                metadata: Metadata::anonymous(),
-            }],
-        )
-        .await
-        .expect("append poison");
-    let later = w.register(&[Role::Candidate]).await;
-    let head = env.store_head().await;
-
-    env.wait_status(
-        "interviews and analytics failed, the others live at the head",
-        |rows| {
-            rows.iter().all(|r| match r.name.as_str() {
-                "interviews" | "analytics" => r.state == ProjectionState::Failed,
-                _ => r.state == ProjectionState::Live && r.checkpoint == head,
-            })
-        },
-    )
-    .await;
-    for row in projections::status(&env.pool).await.expect("status") {
-        if matches!(row.name.as_str(), "interviews" | "analytics") {
-            let error = row.last_error.expect("last error");
-            assert!(error.contains(&bad_stream), "{error}");
-            assert!(error.contains("InterviewScheduled"), "{error}");
-            assert!(error.contains(&poison.position.to_string()), "{error}");
-            assert_eq!(
-                row.checkpoint,
-                Some(before_poison),
-                "stopped right before it"
-            );
-        }
-    }
-    let scheduled: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM rm.interviews")
-        .fetch_all(&env.pool)
-        .await
-        .expect("interviews");
-    assert_eq!(scheduled, vec![good]);
-    let later_row: i64 = sqlx::query_scalar("SELECT count(*) FROM rm.people WHERE id = $1")
-        .bind(later)
-        .fetch_one(&env.pool)
-        .await
-        .expect("people");
-    assert_eq!(later_row, 1);
-
-    // A rebuild stops at the same event and leaves the live tables and states alone.
-    let err = projections::rebuild(&env.store, &env.pool, &projections::all(), |_| {})
-        .await
-        .expect_err("the rebuild meets the poison event too");
-    assert!(err.to_string().contains(&bad_stream), "{err}");
-    let still: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM rm.interviews")
-        .fetch_all(&env.pool)
-        .await
-        .expect("interviews");
-    assert_eq!(still, vec![good]);
-    let shadows: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rm\\_rebuild\\_%'",
-    )
-    .fetch_one(&env.pool)
-    .await
-    .expect("schemas");
-    assert_eq!(shadows, 0, "shadow schemas are dropped");
-    let states: Vec<(String, String)> =
-        sqlx::query_as("SELECT name, state FROM projection_checkpoints ORDER BY name")
-            .fetch_all(&env.pool)
-            .await
-            .expect("states");
-    assert_eq!(
-        states,
-        vec![
-            ("analytics".into(), "failed".into()),
-            ("interviews".into(), "failed".into()),
-            ("people".into(), "live".into()),
-            ("schedules".into(), "live".into()),
-        ]
-    );
     running.stop().await;
     env.finish().await;
 }

@@ -86,6 +86,16 @@ impl Env {
         Env { db, pool, store }
     }
 
+    /// Like [`Env::new`], with the EventStoreDB at `url` as the event store.
+    pub async fn with_esdb(url: &str) -> Env {
+        let mut env = Env::new().await;
+        let store = infra::esdb::EsdbEventStore::connect(url, Arc::new(Upcasters::standard()))
+            .await
+            .expect("connect to EventStoreDB");
+        env.store = AnyEventStore::Esdb(Arc::new(store));
+        env
+    }
+
     pub fn world(&self) -> World {
         World::new(self.store.clone())
     }
@@ -233,4 +243,41 @@ fn a_test_that_panics_leaves_no_database_behind() {
         tx.send(name.clone()).expect("send");
         panic!("deliberate panic: the harness must still drop {name}");
     });
+}
+
+/// An esdb-fake of the calling test's own (its `$all` holds only that test's events):
+/// the process (killed when dropped) and its `esdb://` URL. `ESDB_FAKE_BIN` names the
+/// binary, else the one `esdb-fake/start` builds into `target/esdb-fake`. `None` (said
+/// on stderr) when there is none, except in CI, where that fails the test.
+pub async fn own_esdb() -> Option<(tokio::process::Child, String)> {
+    let bin = std::env::var("ESDB_FAKE_BIN").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../target/esdb-fake/release/esdb-fake"
+        )
+        .into()
+    });
+    if !std::path::Path::new(&bin).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no esdb-fake binary at {bin} (ESDB_FAKE_BIN) in CI"
+        );
+        eprintln!("skipped: no esdb-fake binary at {bin}");
+        return None;
+    }
+    let mut child = tokio::process::Command::new(&bin)
+        .args(["--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start esdb-fake");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let banner = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("banner in time")
+        .expect("read banner")
+        .expect("a banner");
+    let addr = banner.rsplit(' ').next().expect("address").to_owned();
+    Some((child, format!("esdb://{addr}?tls=false")))
 }

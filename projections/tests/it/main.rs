@@ -7,6 +7,7 @@ mod bench;
 mod failures;
 mod harness;
 mod interviews;
+mod parking;
 mod people;
 mod replay;
 mod runtime;

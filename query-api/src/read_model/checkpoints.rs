@@ -1,4 +1,5 @@
-//! `projection_checkpoints`: where each projection stands.
+//! `projection_checkpoints`: where each projection stands; `projection_parked`: the
+//! streams each has parked.
 
 use chrono::{DateTime, Utc};
 use infra::Position;
@@ -33,6 +34,37 @@ impl CheckpointRow {
     }
 }
 
+/// A stream a projection has parked at an event it cannot apply.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ParkedRow {
+    /// The stream.
+    pub stream_id: String,
+    /// Version (in its stream) of the event it is parked at.
+    pub version: i64,
+    /// That event's position, major part.
+    pub position_major: i64,
+    /// Minor part.
+    pub position_minor: i64,
+    /// That event's type.
+    pub event_type: String,
+    /// Why it could not be applied.
+    pub reason: String,
+    /// Later events of the stream held back.
+    pub held: i64,
+    /// When it was parked.
+    pub parked_at: DateTime<Utc>,
+}
+
+impl ParkedRow {
+    /// The parked event's position.
+    pub fn position(&self) -> Position {
+        Position::new(
+            u64::try_from(self.position_major).unwrap_or(0),
+            u64::try_from(self.position_minor).unwrap_or(0),
+        )
+    }
+}
+
 const COLUMNS: &str = "name, state, position_major, position_minor, lag_events, last_error, \
      updated_at";
 
@@ -54,6 +86,32 @@ impl ReadModel {
             .fetch_optional(self.db())
             .await
             .map_err(sql("checkpoint"))
+    }
+
+    /// The streams projection `name` has parked, oldest first (at most `limit`).
+    pub async fn parked(&self, name: &str, limit: i64) -> Result<Vec<ParkedRow>, ReadModelError> {
+        sqlx::query_as(
+            "SELECT stream_id, version, position_major, position_minor, event_type, reason, \
+                    held, parked_at \
+             FROM projection_parked WHERE projection = $1 AND NOT rebuild \
+             ORDER BY parked_at, stream_id LIMIT $2",
+        )
+        .bind(name)
+        .bind(limit)
+        .fetch_all(self.db())
+        .await
+        .map_err(sql("parked"))
+    }
+
+    /// How many streams projection `name` has parked.
+    pub async fn parked_count(&self, name: &str) -> Result<i64, ReadModelError> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM projection_parked WHERE projection = $1 AND NOT rebuild",
+        )
+        .bind(name)
+        .fetch_one(self.db())
+        .await
+        .map_err(sql("parked_count"))
     }
 
     /// Whether at least one projection exists and every one has applied `target`.

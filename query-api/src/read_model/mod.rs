@@ -31,7 +31,7 @@ pub const TENANT_SETTING: &str = "app.tenant";
 
 pub use analytics::{CompetencyStatRow, DailyRow, FunnelRow, HourRow, LoadRow};
 pub use cache::{CacheCapacity, Lookup, RowCache, STRIPES, TableStats, Ticket};
-pub use checkpoints::CheckpointRow;
+pub use checkpoints::{CheckpointRow, ParkedRow};
 pub use interviews::{
     CompetencyRow, FeedbackRow, InterviewCursor, InterviewFilter, InterviewRow, SortOrder,
 };

@@ -55,7 +55,8 @@ pub enum ProjectionState {
     Live,
     /// Being rebuilt into fresh tables.
     Rebuilding,
-    /// Stopped at an event it cannot apply.
+    /// Stopped: its own bookkeeping failed (an event it cannot apply parks that
+    /// event's stream instead: see `ProjectionStatus.parked`).
     Failed,
     /// Not running.
     Stopped,

@@ -89,7 +89,7 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 5])] = &[
     (
         "Query",
         "projections",
-        "{ projections { name } }",
+        "{ projections { name parkedCount parked { stream reason since } } }",
         [D, F, F, F, F],
     ),
     (

@@ -162,6 +162,47 @@ async fn projections_report_their_state_and_position() {
 }
 
 #[tokio::test]
+async fn projections_list_the_streams_they_parked() {
+    let mut app = spawn().await;
+    app.world.person("Someone", &[Role::Candidate]).await;
+    app.settle().await;
+    // What the projector records when it parks a stream (projections' `parking` tests).
+    sqlx::query(
+        "INSERT INTO projection_parked (projection, stream_id, version, position_major,
+             position_minor, event_type, reason, held, last_version)
+         VALUES ('people', 'person-x', 2, 7, 8, 'PersonDetailsChanged',
+                 'metadata: missing field `actor`', 3, 5)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("park");
+    let data = app
+        .data(
+            "{ projections { name parkedCount parked { stream version position eventType reason held since } } }",
+            json!({}),
+        )
+        .await;
+    let rows = data["projections"].as_array().cloned().unwrap_or_default();
+    for row in &rows {
+        if row["name"] == "people" {
+            assert_eq!(row["parkedCount"], 1, "{row}");
+            let parked = &row["parked"][0];
+            assert_eq!(parked["stream"], "person-x", "{row}");
+            assert_eq!(parked["version"], 2);
+            assert_eq!(parked["position"], "7-8");
+            assert_eq!(parked["eventType"], "PersonDetailsChanged");
+            assert_eq!(parked["reason"], "metadata: missing field `actor`");
+            assert_eq!(parked["held"], 3);
+            assert!(parked["since"].is_string(), "{row}");
+        } else {
+            assert_eq!(row["parkedCount"], 0, "{row}");
+            assert_eq!(row["parked"], json!([]), "{row}");
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn subscriptions_follow_the_projectors_notifications() {
     let mut app = spawn().await;
     let w = &mut app.world;
