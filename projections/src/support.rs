@@ -8,6 +8,16 @@ use uuid::Uuid;
 
 use crate::ProjectionError;
 
+/// How a live batch's transaction begins: in schema `rm`, with every statement planned
+/// for its own parameters and the tables as large as they are now. A plan cached while
+/// the tables were empty and never analyzed would keep treating `tenant = $1` as
+/// selective and look rows up by id through a secondary index whose leading column is
+/// `tenant` (a scan of the whole tenant per id) until autovacuum next analyzes the table;
+/// planned each time, the primary key `(tenant, id)` wins as soon as the table has rows.
+/// Planning these few statements per batch costs far less than one such scan.
+pub(crate) const BEGIN_BATCH: &str =
+    "BEGIN; SET LOCAL search_path TO rm, public; SET LOCAL plan_cache_mode = force_custom_plan";
+
 /// Decodes a stored event into its domain enum (the domain's decoder, reading the data
 /// in place); bad data makes it a poison event.
 pub(crate) fn decode<E: DomainEvent + DeserializeOwned>(

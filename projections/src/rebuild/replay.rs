@@ -101,8 +101,10 @@ async fn apply_pages(
     mut pages: mpsc::Receiver<Page>,
     done: Arc<AtomicU64>,
 ) -> Result<(), RebuildError> {
+    // Custom plans: see [`crate::support::BEGIN_BATCH`] (the shadow tables start empty).
     let begin = format!(
-        "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL search_path TO \"{}\", public",
+        "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL search_path TO \"{}\", public; \
+         SET LOCAL plan_cache_mode = force_custom_plan",
         shadow_schema(projection.name())
     );
     let mut busy = std::time::Duration::ZERO;

@@ -247,9 +247,7 @@ impl Worker {
         let started = Instant::now();
         let name = self.projection.name();
         let last = batch.last;
-        let mut tx = conn
-            .begin_with("BEGIN; SET LOCAL search_path TO rm, public")
-            .await?;
+        let mut tx = conn.begin_with(crate::support::BEGIN_BATCH).await?;
         let result = async {
             let advance = Advance {
                 name,

@@ -258,6 +258,32 @@ async fn the_read_role_sees_only_the_tenant_of_its_transaction_in_every_table() 
     let denied = sqlx::query("DELETE FROM rm.people").execute(&mut *tx).await;
     assert!(denied.is_err(), "the read role cannot delete");
     drop(tx);
+
+    // The policy reads the tenant once per statement (a scalar subquery), and a policy
+    // of the earlier per-row form is brought to it by the next `prepare`.
+    let quals = || async {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT tablename::text, qual FROM pg_policies \
+             WHERE schemaname = 'rm' AND policyname = 'tenant_isolation' ORDER BY 1",
+        )
+        .fetch_all(&env.pool)
+        .await
+        .expect("policies")
+    };
+    let once = |qual: &str| qual.contains("SELECT current_setting('app.tenant'");
+    let before = quals().await;
+    assert!(!before.is_empty());
+    assert!(before.iter().all(|(_, q)| once(q)), "{before:?}");
+    sqlx::query(
+        "ALTER POLICY tenant_isolation ON rm.people \
+         USING (tenant = current_setting('app.tenant', true))",
+    )
+    .execute(&env.pool)
+    .await
+    .expect("old form");
+    assert!(quals().await.iter().any(|(_, q)| !once(q)));
+    projections::prepare(&env.pool).await.expect("prepare");
+    assert_eq!(quals().await, before);
     drop(conn);
     env.finish().await;
 }
