@@ -3,6 +3,7 @@
 mod authz;
 mod cache;
 mod concurrency;
+mod caps;
 mod eventstoredb;
 mod harness;
 mod idempotency;
