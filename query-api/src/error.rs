@@ -31,6 +31,9 @@ pub mod codes {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     /// The caller's roles do not allow this field (docs/API.md §5).
     pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// The caller sent too many requests; `extensions.retryAfter` says how many seconds
+    /// to wait (the HTTP answer is a 429 with `Retry-After`).
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
     /// Something failed on our side; the details are in the server log.
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 }

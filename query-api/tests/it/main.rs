@@ -13,6 +13,7 @@ mod limits;
 mod live;
 mod ownership;
 mod people;
+mod rate_limit;
 mod responses;
 mod scenario;
 mod schedule;
