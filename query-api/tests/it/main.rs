@@ -4,6 +4,7 @@
 mod access;
 mod analytics;
 mod authn;
+mod bounds;
 mod cache;
 mod contract;
 mod harness;
