@@ -67,52 +67,89 @@ pub struct Env {
 
 impl Env {
     /// Connects; with `prepare`, creates the database when missing and runs every migration.
+    /// Statements run without a time limit (the operational commands: rebuilds, status).
     pub async fn open(global: &Global, prepare: bool) -> anyhow::Result<Env> {
+        Env::open_with(global, prepare, None).await
+    }
+
+    /// Like [`Env::open`], every statement of the pool (and of a PostgreSQL event store)
+    /// cancelled by the server after `statement_timeout`. Migrations run before, on a
+    /// short-lived pool of their own without that limit.
+    pub async fn open_with(
+        global: &Global,
+        prepare: bool,
+        statement_timeout: Option<Duration>,
+    ) -> anyhow::Result<Env> {
         check_database_url("DATABASE_URL", &global.database_url)?;
         let store_config =
             EventStoreConfig::from_urls(global.eventstore_url.as_deref(), &global.database_url)?;
         let settings = PoolSettings {
             max_connections: global.database_max_connections,
             ..PoolSettings::default()
-        };
+        }
+        .with_statement_timeout(statement_timeout);
+        // The event store shares the read-model pool when it lives in the same database.
+        let shared_store = matches!(&store_config,
+            EventStoreConfig::Postgres(url) if url == &global.database_url);
         if prepare {
             db::create_database_if_missing(&global.database_url)
                 .await
                 .context("DATABASE_URL")?;
+            let setup = db::connect(
+                &global.database_url,
+                PoolSettings {
+                    max_connections: 2,
+                    ..PoolSettings::default()
+                },
+            )
+            .await
+            .context("DATABASE_URL")?;
+            infra::auth::migrate(&setup)
+                .await
+                .context("failed to migrate the signing keys' table")?;
+            command_api::MIGRATOR
+                .run(&setup)
+                .await
+                .context("failed to migrate the command API's tables")?;
+            projections::prepare(&setup)
+                .await
+                .context("failed to prepare the read models")?;
+            if shared_store {
+                db::migrate(&setup)
+                    .await
+                    .context("failed to migrate the event store")?;
+            }
+            setup.close().await;
         }
         let pool = db::connect(&global.database_url, settings)
             .await
             .context("DATABASE_URL")?;
-        if prepare {
-            infra::auth::migrate(&pool)
-                .await
-                .context("failed to migrate the signing keys' table")?;
-            command_api::MIGRATOR
-                .run(&pool)
-                .await
-                .context("failed to migrate the command API's tables")?;
-            projections::prepare(&pool)
-                .await
-                .context("failed to prepare the read models")?;
-        }
-        let store = match &store_config {
-            // The event store shares the read-model pool when it lives in the same database.
-            EventStoreConfig::Postgres(url) if url == &global.database_url => {
-                if prepare {
-                    db::migrate(&pool)
-                        .await
-                        .context("failed to migrate the event store")?;
-                }
-                infra::AnyEventStore::Postgres(std::sync::Arc::new(
-                    infra::postgres::PgEventStore::new(
-                        pool.clone(),
-                        std::sync::Arc::new(infra::upcast::Upcasters::standard()),
-                    ),
-                ))
-            }
-            other => other.open(settings).await?,
+        let store = if shared_store {
+            infra::AnyEventStore::Postgres(std::sync::Arc::new(infra::postgres::PgEventStore::new(
+                pool.clone(),
+                std::sync::Arc::new(infra::upcast::Upcasters::standard()),
+            )))
+        } else {
+            store_config.open(settings).await?
         };
         Ok(Env { pool, store })
+    }
+
+    /// Another pool on `DATABASE_URL` of at most `max_connections`, its statements
+    /// cancelled after `statement_timeout` (`None`: no limit).
+    pub async fn pool(
+        global: &Global,
+        max_connections: u32,
+        statement_timeout: Option<Duration>,
+    ) -> anyhow::Result<PgPool> {
+        let settings = PoolSettings {
+            max_connections,
+            ..PoolSettings::default()
+        }
+        .with_statement_timeout(statement_timeout);
+        db::connect(&global.database_url, settings)
+            .await
+            .context("DATABASE_URL")
     }
 
     /// The token verifier: the built-in key (made on first start, kept in the database)
@@ -166,6 +203,10 @@ pub fn metrics_router(refresh: Vec<MetricsRefresh>) -> Router {
         .route("/health/live", get(|| async { "ok" }))
 }
 
+/// Connections of the projector's pool in `serve` (its projections' own connections
+/// come on top, one each).
+const PROJECTOR_POOL_CONNECTIONS: u32 = 4;
+
 /// Runs the chosen parts until SIGINT/SIGTERM, then stops each gracefully.
 ///
 /// With `METRICS_ADDR`, `/metrics` is served there alone, for the whole process; the
@@ -178,7 +219,12 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
         Some(addr) => Some(bind_check("METRICS_ADDR", addr).await?),
         None => None,
     };
-    let env = Env::open(global, true).await?;
+    // Three pools, so that no part can take another's connections (an expensive search
+    // or `totalCount` cannot starve the command API): the commands' (with the event
+    // store, when it is in this database, which the projector reads the log through),
+    // the query API's, and the projector's. Statements answering a request are cancelled
+    // by the server after 15 s; the projector's are not limited (docs/ARCHITECTURE.md).
+    let env = Env::open_with(global, true, Some(db::REQUEST_STATEMENT_TIMEOUT)).await?;
     // Bound first, so that an address in use stops the process before any part starts.
     let metrics_listener = match metrics_addr {
         Some(addr) => Some(
@@ -195,7 +241,8 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
 
     if parts.command_api {
         let mut state =
-            command_api::AppState::new(env.store.clone(), env.pool.clone(), env.verifier().await?);
+            command_api::AppState::new(env.store.clone(), env.pool.clone(), env.verifier().await?)
+                .with_rate_limit(addrs.rate_limits.commands());
         if separate_metrics {
             state = state.without_metrics_route();
             refresh.push(Box::new(state.metrics_refresh()));
@@ -203,6 +250,7 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
         let settings = command_api::Settings {
             addr: command_addr,
             request_timeout: Duration::from_secs(30),
+            http: addrs.http_bounds(),
         };
         let api = command_api::CommandApi::build(settings, state)
             .await
@@ -224,14 +272,18 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
         });
     }
     if parts.query_api {
-        let mut settings = query_api::Settings::new(
-            query_addr,
-            env.pool.clone(),
-            env.store.clone(),
-            env.verifier().await?,
-        );
+        let reads = Env::pool(
+            global,
+            global.database_max_connections,
+            Some(db::REQUEST_STATEMENT_TIMEOUT),
+        )
+        .await?;
+        let mut settings =
+            query_api::Settings::new(query_addr, reads, env.store.clone(), env.verifier().await?);
         settings.min_position_timeout = Duration::from_millis(addrs.min_position_timeout_ms);
         settings.metrics_route = !separate_metrics;
+        settings.rate_limit = addrs.rate_limits.queries();
+        settings.http = addrs.http_bounds();
         let api = query_api::QueryApi::build(settings)
             .await
             .context("QUERY_API_ADDR")?;
@@ -248,9 +300,12 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
         });
     }
     if parts.projector {
+        // Checkpoints and lag; each projection writes on a connection of its own made
+        // with this pool's options (holding its lock).
+        let projector_pool = Env::pool(global, PROJECTOR_POOL_CONNECTIONS, None).await?;
         let projector = projections::Projector::new(
             env.store.clone(),
-            env.pool.clone(),
+            projector_pool,
             projections::all(),
             projections::Settings::default(),
         );

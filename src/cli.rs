@@ -71,6 +71,64 @@ pub struct Addrs {
     /// EventStoreDB) is reconciled, in milliseconds.
     #[arg(long, env = "BOOKING_RECOVERY_GRACE_MS", default_value_t = 30_000)]
     pub booking_recovery_grace_ms: u64,
+    /// Per-subject rate limits.
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
+    /// How long each API waits for a request's headers before closing the connection
+    /// (slowloris), in milliseconds.
+    #[arg(long, env = "HTTP_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub http_header_read_timeout_ms: u64,
+    /// Connections each API serves at once; more wait until one closes.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub http_max_connections: usize,
+}
+
+impl Addrs {
+    /// The HTTP bounds of each API.
+    pub fn http_bounds(&self) -> infra::serve::HttpBounds {
+        infra::serve::HttpBounds {
+            header_read_timeout: std::time::Duration::from_millis(
+                self.http_header_read_timeout_ms.max(1),
+            ),
+            max_connections: self.http_max_connections.max(1),
+        }
+    }
+}
+
+/// Token buckets per (tenant, subject) of each API (docs/API.md, Limits): a request
+/// finding its bucket empty is answered 429 with `Retry-After`. 0 per second: no limit.
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitArgs {
+    /// Commands per second each caller may send, on average.
+    #[arg(long, env = "RATE_LIMIT_COMMANDS_PER_SECOND", default_value_t = 50)]
+    pub rate_limit_commands_per_second: u32,
+    /// Commands a caller may send at once after a pause (0: one second's worth).
+    #[arg(long, env = "RATE_LIMIT_COMMANDS_BURST", default_value_t = 100)]
+    pub rate_limit_commands_burst: u32,
+    /// Query API requests and subscription starts per second each caller may make.
+    #[arg(long, env = "RATE_LIMIT_QUERIES_PER_SECOND", default_value_t = 200)]
+    pub rate_limit_queries_per_second: u32,
+    /// Query API requests a caller may make at once after a pause (0: one second's worth).
+    #[arg(long, env = "RATE_LIMIT_QUERIES_BURST", default_value_t = 400)]
+    pub rate_limit_queries_burst: u32,
+}
+
+impl RateLimitArgs {
+    /// The command API's limit (`None`: off).
+    pub fn commands(&self) -> Option<infra::rate_limit::RateLimit> {
+        infra::rate_limit::RateLimit::from_settings(
+            self.rate_limit_commands_per_second,
+            self.rate_limit_commands_burst,
+        )
+    }
+
+    /// The query API's limit (`None`: off).
+    pub fn queries(&self) -> Option<infra::rate_limit::RateLimit> {
+        infra::rate_limit::RateLimit::from_settings(
+            self.rate_limit_queries_per_second,
+            self.rate_limit_queries_burst,
+        )
+    }
 }
 
 /// Subcommands.

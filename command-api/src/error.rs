@@ -89,6 +89,12 @@ pub enum ApiError {
     /// 400: a header is malformed.
     #[error("{0}")]
     BadHeader(String),
+    /// 429: the caller's token bucket is empty (docs/API.md, Limits).
+    #[error("too many requests from this caller; retry in {retry_after} s")]
+    RateLimited {
+        /// Seconds until a request is accepted again (`Retry-After`).
+        retry_after: u64,
+    },
     /// 503: the event store or database is unreachable, or contention did not resolve.
     #[error("{0}")]
     Unavailable(String),
@@ -112,6 +118,7 @@ impl ApiError {
             ApiError::Validation(_)
             | ApiError::RuleViolated { .. }
             | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -132,6 +139,7 @@ impl ApiError {
             ApiError::Validation(_) => "validation-failed",
             ApiError::RuleViolated { .. } => "rule-violated",
             ApiError::IdempotencyKeyReused => "idempotency-key-reused",
+            ApiError::RateLimited { .. } => "rate-limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -151,6 +159,7 @@ impl ApiError {
             ApiError::Validation(_) => "Validation failed",
             ApiError::RuleViolated { .. } => "Rule violated",
             ApiError::IdempotencyKeyReused => "Idempotency key reused",
+            ApiError::RateLimited { .. } => "Too many requests",
             ApiError::Unavailable(_) => "Service unavailable",
             ApiError::Internal(_) => "Internal server error",
         }
@@ -160,8 +169,12 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let status = self.status_code().as_u16();
         let detail = match self {
-            // A 5xx body is opaque; the cause is logged by the middleware.
+            // A 5xx body is opaque (no internal text, no host names); the cause is logged
+            // by the middleware.
             ApiError::Internal(_) => "an unexpected error occurred".to_owned(),
+            ApiError::Unavailable(_) => {
+                "the service cannot answer right now; retry later".to_owned()
+            }
             other => other.to_string(),
         };
         let mut problem = Problem {
@@ -284,6 +297,11 @@ impl IntoResponse for ApiError {
             if let Ok(v) = HeaderValue::from_str(&challenge) {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
             }
+        }
+        if let ApiError::RateLimited { retry_after } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = &self {
             // Logged once by the tracing middleware, which sees this extension.

@@ -11,6 +11,7 @@ pub mod meta;
 pub mod metrics;
 pub mod openapi;
 pub mod pipeline;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 pub mod streams;
@@ -46,6 +47,8 @@ pub struct Settings {
     pub addr: SocketAddr,
     /// Request timeout.
     pub request_timeout: Duration,
+    /// Header-read timeout and connection limit ([`infra::serve`]).
+    pub http: infra::serve::HttpBounds,
 }
 
 /// A bound, not yet running command API.
@@ -53,6 +56,7 @@ pub struct CommandApi {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    http: infra::serve::HttpBounds,
 }
 
 impl CommandApi {
@@ -68,6 +72,7 @@ impl CommandApi {
             listener,
             router,
             state,
+            http: settings.http,
         })
     }
 
@@ -93,16 +98,8 @@ impl CommandApi {
                 }
             }
         });
-        // Answers go out at once: without TCP_NODELAY a response written in two parts
-        // waits for the client's delayed ACK (tens of milliseconds).
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // Headers within the timeout, at most so many connections, TCP_NODELAY.
+        let served = infra::serve::serve(self.listener, self.router, self.http, shutdown).await;
         purge.abort();
         tracing::info!("command API stopped");
         served

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use infra::AnyEventStore;
 use infra::auth::Verifier;
+use infra::rate_limit::{RateLimit, SubjectLimiter};
 use sqlx::PgPool;
 
 use crate::command::{CommandMeta, CommandResult};
@@ -27,10 +28,13 @@ pub struct AppState {
     pub streams: Arc<streams::Streams>,
     /// Verifies the bearer token of every request.
     pub verifier: Verifier,
+    /// Token buckets per (tenant, subject); `None`: no rate limit ([`crate::rate_limit`]).
+    pub limiter: Option<Arc<SubjectLimiter>>,
 }
 
 impl AppState {
-    /// State over a store and a pool, verifying tokens with `verifier`.
+    /// State over a store and a pool, verifying tokens with `verifier`, with no rate
+    /// limit ([`AppState::with_rate_limit`]).
     pub fn new(store: AnyEventStore, pool: PgPool, verifier: Verifier) -> Self {
         let streams = Arc::new(streams::Streams::new(
             store.clone(),
@@ -42,7 +46,16 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             streams,
             verifier,
+            limiter: None,
         }
+    }
+
+    /// This state with a rate limit per subject (`None`: none, as [`AppState::new`]
+    /// makes it). The binary turns [`infra::rate_limit::COMMANDS_DEFAULT`] on unless told
+    /// otherwise (`RATE_LIMIT_COMMANDS_*`).
+    pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.limiter = limit.map(|l| Arc::new(SubjectLimiter::new(l)));
+        self
     }
 
     /// Interview changes that book or release participants, for one command.

@@ -131,6 +131,12 @@ pub enum Rule {
     DecisionAlreadyMade,
     /// A transcript speaker is neither the candidate nor a panel member.
     SpeakerNotParticipant,
+    /// The interview's transcript would exceed
+    /// [`crate::interview::limits::MAX_TRANSCRIPT_SEGMENTS`].
+    TranscriptSegmentLimit,
+    /// The person's availability would exceed
+    /// [`crate::schedule::MAX_AVAILABILITY_WINDOWS`] windows.
+    AvailabilityWindowLimit,
 }
 
 impl Rule {
@@ -144,6 +150,8 @@ impl Rule {
             Rule::NotOnPanel => "not-on-panel",
             Rule::DecisionAlreadyMade => "decision-already-made",
             Rule::SpeakerNotParticipant => "speaker-not-participant",
+            Rule::TranscriptSegmentLimit => "transcript-segment-limit",
+            Rule::AvailabilityWindowLimit => "availability-window-limit",
         }
     }
 }

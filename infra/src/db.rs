@@ -36,13 +36,23 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// Pool settings.
+/// Pool settings. Every connection of a pool also gets the server-side bounds of
+/// [`bounded`]: TCP keepalives, `tcp_user_timeout` and `client_connection_check_interval`,
+/// so that the server drops a connection whose client vanished within
+/// [`DEAD_CLIENT_BOUND`] (and with it any session lock, e.g. a projector's).
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
     /// Upper bound of open connections.
     pub max_connections: u32,
     /// How long a caller waits for a free connection.
     pub acquire_timeout: Duration,
+    /// `statement_timeout` of every connection: a statement running longer is cancelled
+    /// by the server (SQLSTATE 57014). `None`: the server's setting (usually none).
+    pub statement_timeout: Option<Duration>,
+    /// `idle_in_transaction_session_timeout`: a session idle inside a transaction longer
+    /// than this is ended by the server, so no transaction of ours holds locks or the
+    /// log's horizon for long. `None`: the server's setting.
+    pub idle_in_transaction_timeout: Option<Duration>,
 }
 
 impl Default for PoolSettings {
@@ -50,8 +60,74 @@ impl Default for PoolSettings {
         PoolSettings {
             max_connections: 32,
             acquire_timeout: Duration::from_secs(5),
+            statement_timeout: None,
+            idle_in_transaction_timeout: Some(IDLE_IN_TRANSACTION_TIMEOUT),
         }
     }
+}
+
+impl PoolSettings {
+    /// This pool with `statement_timeout` set to `timeout`.
+    pub fn with_statement_timeout(self, timeout: Option<Duration>) -> Self {
+        PoolSettings {
+            statement_timeout: timeout,
+            ..self
+        }
+    }
+}
+
+/// `statement_timeout` of the pools that answer requests (commands, queries): a
+/// statement of a request never runs longer (the request itself gives up sooner).
+pub const REQUEST_STATEMENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// `idle_in_transaction_session_timeout` of every pool.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Server-side `tcp_keepalives_idle`: an idle connection is probed after this long.
+pub const TCP_KEEPALIVES_IDLE: Duration = Duration::from_secs(8);
+/// Server-side `tcp_keepalives_interval`: between unanswered probes.
+pub const TCP_KEEPALIVES_INTERVAL: Duration = Duration::from_secs(4);
+/// Server-side `tcp_keepalives_count`: unanswered probes before the connection is dead.
+pub const TCP_KEEPALIVES_COUNT: u32 = 3;
+/// Server-side `tcp_user_timeout`: data the server sent stays unacknowledged at most
+/// this long (the case keepalives do not cover: a connection that is not idle).
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Server-side `client_connection_check_interval`: how often a running statement checks
+/// that its client is still there (PostgreSQL 14 or later).
+pub const CLIENT_CONNECTION_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+/// The longest a connection whose client vanished (killed, partitioned, blackholed)
+/// keeps its session on the server: keepalives declare an idle connection dead after
+/// `8 + 3 × 4 = 20 s` (`tcp_user_timeout` does the same for one with data in flight),
+/// and a statement running meanwhile notices within the next 5 s check.
+pub const DEAD_CLIENT_BOUND: Duration = Duration::from_secs(25);
+
+/// `options` with the bounds of `settings` and the dead-client settings above, sent as
+/// startup parameters (no round trip; a server older than 14 refuses the connection:
+/// it does not know `client_connection_check_interval`). Over a Unix socket the TCP
+/// settings are accepted and ignored.
+pub fn bounded(options: PgConnectOptions, settings: &PoolSettings) -> PgConnectOptions {
+    let ms = |d: Duration| d.as_millis().to_string();
+    let mut params: Vec<(&str, String)> = vec![
+        (
+            "tcp_keepalives_idle",
+            TCP_KEEPALIVES_IDLE.as_secs().to_string(),
+        ),
+        (
+            "tcp_keepalives_interval",
+            TCP_KEEPALIVES_INTERVAL.as_secs().to_string(),
+        ),
+        ("tcp_keepalives_count", TCP_KEEPALIVES_COUNT.to_string()),
+        ("tcp_user_timeout", ms(TCP_USER_TIMEOUT)),
+        (
+            "client_connection_check_interval",
+            ms(CLIENT_CONNECTION_CHECK_INTERVAL),
+        ),
+    ];
+    if let Some(t) = settings.statement_timeout {
+        params.push(("statement_timeout", ms(t)));
+    }
+    if let Some(t) = settings.idle_in_transaction_timeout {
+        params.push(("idle_in_transaction_session_timeout", ms(t)));
+    }
+    options.options(params)
 }
 
 /// Parses a PostgreSQL URL into connect options.
@@ -75,10 +151,10 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Opens a pool. Connections are not pinged on every checkout: that costs a round trip
+/// Opens a pool, each connection [`bounded`] by `settings`. Connections are not pinged on every checkout: that costs a round trip
 /// per use and a broken connection surfaces as an error on first use anyway.
 pub async fn connect(url: &str, settings: PoolSettings) -> Result<PgPool, DbError> {
-    let options = connect_options(url)?;
+    let options = bounded(connect_options(url)?, &settings);
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)

@@ -10,6 +10,8 @@ pub mod esdb;
 pub mod metrics;
 pub mod notify;
 pub mod postgres;
+pub mod rate_limit;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
 pub mod upcast;

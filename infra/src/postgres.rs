@@ -86,7 +86,8 @@ fn parse_tx(tx: &str) -> StoreResult<u64> {
         .map_err(|_| StoreError::Decode(format!("bad transaction id {tx:?}")))
 }
 
-/// Maps a database error: connection trouble is `Unavailable`, the rest `Other`.
+/// Maps a database error: connection trouble and the server's time bounds are
+/// `Unavailable`, the rest `Other`.
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::PoolTimedOut
@@ -95,9 +96,12 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
         sqlx::Error::Database(ref d)
-            if d.code()
-                .as_deref()
-                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+            if d.code().as_deref().is_some_and(|c| {
+                // Connection trouble, the server going away, a statement cancelled
+                // (`statement_timeout`) or a session ended for idling in a
+                // transaction: the request may be retried.
+                c.starts_with("08") || c.starts_with("57P") || c == "57014" || c == "25P03"
+            }) =>
         {
             StoreError::Unavailable(e.to_string())
         }

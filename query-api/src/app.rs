@@ -40,10 +40,15 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Depth and complexity limits (default 12 and 5,000).
     pub limits: Limits,
+    /// Token bucket per (tenant, subject) for HTTP requests and subscription starts
+    /// (default 200/s, bursts of 400; `None`: no limit).
+    pub rate_limit: Option<infra::rate_limit::RateLimit>,
     /// Rows of `rm.interviews` and `rm.people` kept in memory (default 100,000 each),
     /// and whole schedules by person (default 20,000; [`CacheCapacity::OFF`] reads
     /// everything from the database).
     pub cache: CacheCapacity,
+    /// Header-read timeout and connection limit (default 10 s, 1,024; [`infra::serve`]).
+    pub http: infra::serve::HttpBounds,
     /// Whether `/metrics` is on this API's port (default); `false` when the process
     /// serves the metrics on an address of their own ([`QueryApi::metrics_refresh`]).
     pub metrics_route: bool,
@@ -62,6 +67,8 @@ impl Settings {
             query_timeout: http.query_timeout,
             max_body_bytes: http.max_body_bytes,
             limits: Limits::default(),
+            rate_limit: Some(infra::rate_limit::QUERIES_DEFAULT),
+            http: infra::serve::HttpBounds::default(),
             cache: CacheCapacity::default(),
             metrics_route: true,
         }
@@ -87,6 +94,7 @@ pub enum QueryApiError {
 /// A bound, not yet running query API.
 pub struct QueryApi {
     listener: TcpListener,
+    http: infra::serve::HttpBounds,
     addr: SocketAddr,
     router: Router,
     shutdown: CancellationToken,
@@ -116,6 +124,7 @@ impl QueryApi {
                 min_position_timeout: settings.min_position_timeout,
                 query_timeout: settings.query_timeout,
                 max_body_bytes: settings.max_body_bytes,
+                rate_limit: settings.rate_limit,
             },
             settings.verifier,
         );
@@ -140,6 +149,7 @@ impl QueryApi {
         tracing::info!(%addr, "query API listening");
         Ok(QueryApi {
             listener,
+            http: settings.http,
             addr,
             router: router(state),
             shutdown,
@@ -171,20 +181,13 @@ impl QueryApi {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), QueryApiError> {
         let token = self.shutdown.clone();
-        // Answers go out at once: without TCP_NODELAY a response written in two parts
-        // waits for the client's delayed ACK (tens of milliseconds).
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let result = axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                token.cancel();
-            })
-            .await
-            .map_err(QueryApiError::Serve);
+        // Headers within the timeout, at most so many connections, TCP_NODELAY.
+        let result = infra::serve::serve(self.listener, self.router, self.http, async move {
+            shutdown.await;
+            token.cancel();
+        })
+        .await
+        .map_err(QueryApiError::Serve);
         self.shutdown.cancel();
         tracing::info!("query API stopped");
         result

@@ -31,6 +31,13 @@ pub mod codes {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     /// The caller's roles do not allow this field (docs/API.md §5).
     pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// The caller sent too many requests; `extensions.retryAfter` says how many seconds
+    /// to wait (the HTTP answer is a 429 with `Retry-After`).
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// The database or the event store cannot answer right now (unreachable, or a
+    /// statement cancelled by its time bound); retrying later may succeed. The message
+    /// says nothing more (the cause is logged).
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     /// Something failed on our side; the details are in the server log.
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 }
@@ -87,6 +94,24 @@ impl From<StoreError> for QueryError {
 }
 
 const OPAQUE: &str = "internal error; see the server log";
+const UNAVAILABLE: &str = "the service cannot answer right now; retry later";
+
+/// Whether a database failure is one of availability, not of the query: the server is
+/// unreachable or going away, the pool is exhausted, or the server cancelled the
+/// statement (`statement_timeout`, 57014) or ended an idle transaction (25P03).
+fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("08") || c.starts_with("57P") || c == "57014" || c == "25P03"
+        }),
+        _ => false,
+    }
+}
 
 impl QueryError {
     /// A [`QueryError::BadInput`] with this message.
@@ -101,12 +126,24 @@ impl QueryError {
             QueryError::ConsistencyTimeout { .. } => codes::CONSISTENCY_TIMEOUT,
             QueryError::NotFound(_) => codes::NOT_FOUND,
             QueryError::Forbidden(_) => codes::FORBIDDEN,
-            QueryError::ReadModel(_) | QueryError::Store(_) => codes::INTERNAL_SERVER_ERROR,
+            QueryError::ReadModel(e) => match &**e {
+                ReadModelError::Sql { source, .. } if unavailable(source) => {
+                    codes::SERVICE_UNAVAILABLE
+                }
+                _ => codes::INTERNAL_SERVER_ERROR,
+            },
+            QueryError::Store(e) => match &**e {
+                StoreError::Unavailable(_) => codes::SERVICE_UNAVAILABLE,
+                _ => codes::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 
     fn is_internal(&self) -> bool {
-        self.code() == codes::INTERNAL_SERVER_ERROR
+        matches!(
+            self.code(),
+            codes::INTERNAL_SERVER_ERROR | codes::SERVICE_UNAVAILABLE
+        )
     }
 
     /// This error as a response-level GraphQL error (outside any resolver).
@@ -132,8 +169,13 @@ pub fn finish(error: &mut ServerError) {
         .map(|e| (e.code(), e.is_internal().then(|| e.to_string())));
     let code = if let Some((code, internal)) = known {
         if let Some(detail) = internal {
-            tracing::error!(error = %detail, path = ?error.path, "query failed");
-            error.message = OPAQUE.to_owned();
+            if code == codes::SERVICE_UNAVAILABLE {
+                tracing::warn!(error = %detail, path = ?error.path, "query unavailable");
+                error.message = UNAVAILABLE.to_owned();
+            } else {
+                tracing::error!(error = %detail, path = ?error.path, "query failed");
+                error.message = OPAQUE.to_owned();
+            }
         }
         code
     } else if error.message.starts_with("Failed to parse")

@@ -30,6 +30,7 @@
 //! | `query_timeout` | 10 s |
 //! | `max_body_bytes` | 1 MiB |
 //! | `limits` | depth 12, complexity 5,000 |
+//! | `rate_limit` | 200 requests or subscription starts a second per caller, bursts of 400 |
 //! | `cache` | 100,000 interviews, 100,000 people and 20,000 schedules kept in memory |
 //!
 //! Reads by id (`interview(id)`, `person(id)`, the people of an interview) and the

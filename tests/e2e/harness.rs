@@ -72,6 +72,17 @@ pub fn command(database_url: &str, store: &Store) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env("DATABASE_URL", database_url)
         .env("RUST_LOG", "warn");
+    // These tests drive a few subjects as hard as they can (a crash under load, say):
+    // the per-subject rate limits are raised so that they never refuse them. Tests of
+    // the limit itself set theirs with `Server::start_with`.
+    for limit in [
+        "RATE_LIMIT_COMMANDS_PER_SECOND",
+        "RATE_LIMIT_COMMANDS_BURST",
+        "RATE_LIMIT_QUERIES_PER_SECOND",
+        "RATE_LIMIT_QUERIES_BURST",
+    ] {
+        cmd.env(limit, "1000000");
+    }
     match store {
         Store::Postgres => cmd.env_remove("EVENTSTORE_URL"),
         Store::Esdb(url) => cmd.env("EVENTSTORE_URL", url),

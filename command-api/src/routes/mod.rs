@@ -38,6 +38,11 @@ pub fn router(state: AppState) -> Router {
             get(|| async { Json(crate::openapi::document()) }),
         )
         .fallback(|uri: axum::http::Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
+        // Inside `authenticate`: a caller is known (401 and 403 come first).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::rate_limit::limit,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,

@@ -1,7 +1,9 @@
 //! The command API through its router, against a real PostgreSQL (a fresh database per test).
 
 mod authz;
+mod bounds;
 mod cache;
+mod caps;
 mod concurrency;
 mod eventstoredb;
 mod harness;
@@ -9,3 +11,4 @@ mod idempotency;
 mod interviews;
 mod people;
 mod protocol;
+mod rate_limit;

@@ -41,6 +41,9 @@ pub struct Interview {
     pub feedback_by: BTreeSet<Uuid>,
     /// The hiring decision, once made.
     pub decision: Option<DecisionOutcome>,
+    /// Transcript segments recorded so far (capped by
+    /// [`super::limits::MAX_TRANSCRIPT_SEGMENTS`]).
+    pub transcript_segments: usize,
     /// Number of events in the stream.
     pub version: u64,
 }
@@ -98,7 +101,9 @@ pub fn evolve(state: Option<Interview>, event: &InterviewEvent) -> Option<Interv
             iv.status = InterviewStatus::InProgress;
             iv.started_at = Some(*at);
         }
-        InterviewEvent::TranscriptSegmentsRecorded { .. } => {}
+        InterviewEvent::TranscriptSegmentsRecorded { segments } => {
+            iv.transcript_segments = iv.transcript_segments.saturating_add(segments.len());
+        }
         InterviewEvent::InterviewCompleted {
             at,
             duration_seconds,
@@ -146,6 +151,7 @@ fn created(event: &InterviewEvent) -> Option<Interview> {
         cancellation_reason: None,
         feedback_by: BTreeSet::new(),
         decision: None,
+        transcript_segments: 0,
         version: 1,
     })
 }

@@ -5,17 +5,24 @@ use uuid::Uuid;
 
 use super::{Schedule, ScheduleCommand, ScheduleEvent};
 use crate::validate::Violations;
-use crate::{Conflict, Error, TimeRange};
+use crate::{Conflict, Error, Rule, TimeRange};
 
 /// Longest availability window one call may add or remove.
 pub const MAX_WINDOW_DAYS: i64 = 14;
 /// Most windows (added plus removed) in one call.
 pub const MAX_WINDOWS_PER_CALL: usize = 500;
+/// Most availability windows one person holds (disjoint, after touching ones are
+/// merged): every booking check and every fold of the schedule stays bounded. A change
+/// that would leave more, and more than before, is refused whole (422 `rule-violated`,
+/// rule `availability-window-limit`); one that leaves fewer is always accepted.
+pub const MAX_AVAILABILITY_WINDOWS: usize = 1000;
 
 /// Decides a schedule command. A schedule always exists, so nothing is ever "not found".
 pub fn decide(state: &Schedule, cmd: ScheduleCommand) -> Result<Vec<ScheduleEvent>, Error> {
     match cmd {
-        ScheduleCommand::ChangeAvailability { add, remove } => change_availability(&add, &remove),
+        ScheduleCommand::ChangeAvailability { add, remove } => {
+            change_availability(state, &add, &remove)
+        }
         ScheduleCommand::Book {
             person_id,
             interview_id,
@@ -31,7 +38,11 @@ pub fn decide(state: &Schedule, cmd: ScheduleCommand) -> Result<Vec<ScheduleEven
 
 type Window = (DateTime<Utc>, DateTime<Utc>);
 
-fn change_availability(add: &[Window], remove: &[Window]) -> Result<Vec<ScheduleEvent>, Error> {
+fn change_availability(
+    state: &Schedule,
+    add: &[Window],
+    remove: &[Window],
+) -> Result<Vec<ScheduleEvent>, Error> {
     let mut v = Violations::new();
     let count = add.len() + remove.len();
     v.check(
@@ -57,7 +68,23 @@ fn change_availability(add: &[Window], remove: &[Window]) -> Result<Vec<Schedule
     let removed = remove
         .iter()
         .map(|&(start, end)| ScheduleEvent::AvailabilityRemoved { start, end });
-    Ok(added.chain(removed).collect())
+    let events: Vec<ScheduleEvent> = added.chain(removed).collect();
+    let before = state.availability().len();
+    let after = events
+        .iter()
+        .fold(state.clone(), super::evolve)
+        .availability()
+        .len();
+    if after > MAX_AVAILABILITY_WINDOWS && after > before {
+        return Err(Error::rule(
+            Rule::AvailabilityWindowLimit,
+            format!(
+                "a person holds at most {MAX_AVAILABILITY_WINDOWS} availability windows: \
+                 this change would leave {after}"
+            ),
+        ));
+    }
+    Ok(events)
 }
 
 fn check_window(v: &mut Violations, field: &str, start: DateTime<Utc>, end: DateTime<Utc>) {

@@ -15,7 +15,7 @@ mod proptests;
 mod tests;
 
 pub use command::ScheduleCommand;
-pub use decide::{MAX_WINDOW_DAYS, MAX_WINDOWS_PER_CALL, decide};
+pub use decide::{MAX_AVAILABILITY_WINDOWS, MAX_WINDOW_DAYS, MAX_WINDOWS_PER_CALL, decide};
 pub use event::ScheduleEvent;
 pub use state::{Schedule, evolve, replay};
 

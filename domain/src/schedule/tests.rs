@@ -223,3 +223,41 @@ fn free_time_without_declared_availability_is_the_range_minus_bookings() {
     assert_eq!(s.free_within(r(8, 12)), vec![r(8, 10), r(11, 12)]);
     assert_eq!(stream_id(PERSON), format!("schedule-{PERSON}"));
 }
+
+/// `n` disjoint one-hour windows, two hours apart.
+fn windows(n: i64) -> Vec<ScheduleEvent> {
+    (0..n).map(|i| added(2 * i, 2 * i + 1)).collect()
+}
+
+#[test]
+fn a_person_holds_up_to_a_thousand_windows_and_no_more() {
+    let cap = i64::try_from(MAX_AVAILABILITY_WINDOWS).expect("small");
+    // The thousandth fits.
+    given::<ScheduleAgg>(windows(cap - 1))
+        .when(change(&[(2 * cap, 2 * cap + 1)], &[]))
+        .then(vec![added(2 * cap, 2 * cap + 1)]);
+    // A thousand and first does not.
+    given::<ScheduleAgg>(windows(cap))
+        .when(change(&[(2 * cap, 2 * cap + 1)], &[]))
+        .then_rule(crate::Rule::AvailabilityWindowLimit);
+    // Nor a removal that splits a window in two.
+    given::<ScheduleAgg>([added(-100, -90)].into_iter().chain(windows(cap - 1)))
+        .when(change(&[], &[(-96, -95)]))
+        .then_rule(crate::Rule::AvailabilityWindowLimit);
+}
+
+#[test]
+fn a_full_schedule_still_takes_changes_that_do_not_add_windows() {
+    let cap = i64::try_from(MAX_AVAILABILITY_WINDOWS).expect("small");
+    // Widening a window, joining two, and removing one whole.
+    given::<ScheduleAgg>(windows(cap))
+        .when(change(&[(0, 2)], &[]))
+        .then(vec![added(0, 2)]);
+    given::<ScheduleAgg>(windows(cap))
+        .when(change(&[(2 * cap + 10, 2 * cap + 11)], &[(0, 1), (2, 3)]))
+        .then(vec![
+            added(2 * cap + 10, 2 * cap + 11),
+            removed(0, 1),
+            removed(2, 3),
+        ]);
+}

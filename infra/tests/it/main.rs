@@ -3,9 +3,11 @@
 //! specific to each adapter.
 
 mod auth;
+mod bounds;
 mod contract;
 mod esdb;
 mod esdb_outages;
 mod harness;
+mod http_bounds;
 mod postgres_only;
 mod upcasting;

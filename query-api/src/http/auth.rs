@@ -218,7 +218,9 @@ where
 
 /// Serves one subscription socket: authenticates its `connection_init` (or takes the
 /// caller of its upgrade request), then serves it with the caller in its data until the
-/// client leaves, the server stops or the token expires.
+/// client leaves, the server stops or the token expires. Each subscription it starts
+/// is counted against the caller's rate limit ([`super::rate_limit::subscriptions`]).
+#[expect(clippy::too_many_arguments, reason = "one socket's whole setting")]
 pub(crate) async fn serve_socket(
     socket: WebSocket,
     schema: QuerySchema,
@@ -226,6 +228,7 @@ pub(crate) async fn serve_socket(
     ctx: QueryContext,
     upgraded_as: Option<Caller>,
     verifier: Verifier,
+    limiter: Option<std::sync::Arc<infra::rate_limit::SubjectLimiter>>,
     shutdown: CancellationToken,
 ) {
     let legacy = socket.protocol().is_some_and(|p| *p == "graphql-ws");
@@ -255,19 +258,26 @@ pub(crate) async fn serve_socket(
         .unwrap_or(Duration::ZERO);
     // The whole connection reads for the caller's tenant.
     let viewer = Viewer::of(caller.tenant.clone());
-    let mut data = Data::default();
-    data.insert(ctx.loaders(&viewer));
-    data.insert(viewer);
-    data.insert(caller);
     // async-graphql answers the init itself (its default accepts it): hand it back.
     let replayed =
         futures::stream::once(async move { Ok::<_, axum::Error>(Message::Binary(init.into())) })
             .chain(stream);
-    let serve = GraphQLWebSocket::new_with_pair(&mut sink, replayed, schema, protocol)
+    // Answers go through a channel, so that a refused subscription start can be answered
+    // beside async-graphql's own messages.
+    let (out, answers) = futures::channel::mpsc::channel::<Message>(16);
+    let incoming =
+        super::rate_limit::subscriptions(replayed, limiter, &caller, legacy, out.clone());
+    let mut data = Data::default();
+    data.insert(ctx.loaders(&viewer));
+    data.insert(viewer);
+    data.insert(caller);
+    let serve = GraphQLWebSocket::new_with_pair(out, incoming, schema, protocol)
         .with_data(data)
         .serve();
+    // Ends once async-graphql is done and every answer queued is written.
+    let session = futures::future::join(serve, answers.map(Ok).forward(&mut sink));
     let expired = tokio::select! {
-        _ = serve => false,
+        _ = session => false,
         _ = shutdown.cancelled() => {
             tracing::debug!("closing subscription socket: shutting down");
             false

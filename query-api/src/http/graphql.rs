@@ -180,11 +180,14 @@ pub async fn graphql_ws(
     let ctx = state.ctx.clone();
     let shutdown = state.shutdown.clone();
     let verifier = state.verifier.clone();
+    let limiter = state.limiter.clone();
     let caller = caller.map(|Extension(c)| c);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            auth::serve_socket(socket, schema, protocol, ctx, caller, verifier, shutdown)
+            auth::serve_socket(
+                socket, schema, protocol, ctx, caller, verifier, limiter, shutdown,
+            )
         })
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod auth;
 mod docs;
 mod graphql;
 mod ops;
+mod rate_limit;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::get;
 use infra::auth::Verifier;
+use infra::rate_limit::{RateLimit, SubjectLimiter};
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
@@ -31,6 +33,10 @@ pub struct HttpLimits {
     pub query_timeout: Duration,
     /// Largest request body (default 1 MiB).
     pub max_body_bytes: usize,
+    /// Token bucket per (tenant, subject) for HTTP requests and subscription starts
+    /// (default `None`: no limit; [`crate::Settings::new`] has
+    /// [`infra::rate_limit::QUERIES_DEFAULT`]).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for HttpLimits {
@@ -39,6 +45,7 @@ impl Default for HttpLimits {
             min_position_timeout: Duration::from_secs(5),
             query_timeout: Duration::from_secs(10),
             max_body_bytes: 1024 * 1024,
+            rate_limit: None,
         }
     }
 }
@@ -56,6 +63,8 @@ pub struct AppState {
     verifier: Verifier,
     /// Whether the router serves `/metrics` (see [`AppState::without_metrics_route`]).
     metrics_route: bool,
+    /// The buckets of `limits.rate_limit` ([`rate_limit`]).
+    limiter: Option<Arc<SubjectLimiter>>,
 }
 
 impl AppState {
@@ -70,6 +79,7 @@ impl AppState {
             docs: Arc::default(),
             verifier,
             metrics_route: true,
+            limiter: limits.rate_limit.map(|l| Arc::new(SubjectLimiter::new(l))),
         }
     }
 
@@ -123,6 +133,11 @@ pub fn router(state: AppState) -> Router {
         routes = routes.route("/metrics", get(ops::metrics));
     }
     routes
+        // Inside `authenticate`: a caller is known (401 comes first).
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
         // Before any handler reads the body; unknown paths stay a 404 for anyone.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -4,6 +4,7 @@
 mod access;
 mod analytics;
 mod authn;
+mod bounds;
 mod cache;
 mod contract;
 mod harness;
@@ -13,6 +14,7 @@ mod limits;
 mod live;
 mod ownership;
 mod people;
+mod rate_limit;
 mod responses;
 mod scenario;
 mod schedule;

@@ -23,6 +23,11 @@ pub mod limits {
     pub const MAX_REASON_CHARS: usize = 2000;
     /// Most transcript segments per call.
     pub const MAX_SEGMENTS: usize = 1000;
+    /// Most transcript segments one interview holds, over all its calls: the stream,
+    /// the transcript read model and every fold of the interview stay bounded (at
+    /// most 10,000 × [`MAX_SEGMENT_CHARS`] of text). A call that would pass it is
+    /// refused whole (422 `rule-violated`, rule `transcript-segment-limit`).
+    pub const MAX_TRANSCRIPT_SEGMENTS: usize = 10_000;
     /// Longest transcript segment text, in characters.
     pub const MAX_SEGMENT_CHARS: usize = 10_000;
     /// Rating bounds of a feedback.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::limits::{MAX_SEGMENT_CHARS, MAX_SEGMENTS};
+use super::limits::{MAX_SEGMENT_CHARS, MAX_SEGMENTS, MAX_TRANSCRIPT_SEGMENTS};
 use super::require_status;
 use crate::interview::{Interview, InterviewEvent, InterviewStatus, TranscriptSegment};
 use crate::validate::Violations;
@@ -58,6 +58,17 @@ pub(super) fn record(
             format!(
                 "segments[{i}]: speaker {} is not a participant of this interview",
                 s.speaker_id
+            ),
+        ));
+    }
+    let held = iv.transcript_segments;
+    if held.saturating_add(segments.len()) > MAX_TRANSCRIPT_SEGMENTS {
+        return Err(Error::rule(
+            Rule::TranscriptSegmentLimit,
+            format!(
+                "an interview holds at most {MAX_TRANSCRIPT_SEGMENTS} transcript segments: \
+                 this one has {held}, and {} more do not fit",
+                segments.len()
             ),
         ));
     }

@@ -114,3 +114,40 @@ fn evolve_tracks_the_session() {
     );
     assert_eq!(iv.duration_seconds, Some(3600));
 }
+
+fn recorded(n: usize) -> InterviewEvent {
+    let n = i64::try_from(n).expect("small");
+    InterviewEvent::TranscriptSegmentsRecorded {
+        segments: (0..n).map(|i| segment(ALICE, i, i + 1, "w")).collect(),
+    }
+}
+
+#[test]
+fn an_interview_holds_up_to_ten_thousand_segments_and_no_more() {
+    use crate::interview::limits::{MAX_SEGMENTS, MAX_TRANSCRIPT_SEGMENTS};
+    let full_calls = MAX_TRANSCRIPT_SEGMENTS / MAX_SEGMENTS;
+    // One short of the cap: the last segment fits.
+    let mut history = vec![scheduled(), started()];
+    history.extend((0..full_calls - 1).map(|_| recorded(MAX_SEGMENTS)));
+    history.push(recorded(MAX_SEGMENTS - 1));
+    given::<InterviewAgg>(history.clone())
+        .when(record(vec![segment(ALICE, 0, 1, "w")]))
+        .then(vec![recorded(1)]);
+    // A call that would pass it is refused whole, even if part of it would fit.
+    given::<InterviewAgg>(history)
+        .when(record(vec![
+            segment(ALICE, 0, 1, "fits"),
+            segment(ALICE, 1, 2, "does not"),
+        ]))
+        .then_rule(Rule::TranscriptSegmentLimit);
+    // At the cap, nothing more.
+    let mut full = vec![scheduled(), started()];
+    full.extend((0..full_calls).map(|_| recorded(MAX_SEGMENTS)));
+    assert_eq!(
+        crate::interview::replay(&full).map(|iv| iv.transcript_segments),
+        Some(MAX_TRANSCRIPT_SEGMENTS)
+    );
+    given::<InterviewAgg>(full)
+        .when(record(vec![segment(ALICE, 0, 1, "one more")]))
+        .then_rule(Rule::TranscriptSegmentLimit);
+}
