@@ -272,12 +272,14 @@ pub async fn serve(global: &Global, addrs: &Addrs, parts: Parts) -> anyhow::Resu
         });
     }
     if parts.query_api {
-        let reads = Env::pool(
-            global,
-            global.database_max_connections,
-            Some(db::REQUEST_STATEMENT_TIMEOUT),
-        )
-        .await?;
+        // Beside the command API in one process, half the connections: the two pools
+        // together stay within 1.5 × DATABASE_MAX_CONNECTIONS of the server's limit.
+        let size = if parts.command_api {
+            (global.database_max_connections / 2).max(2)
+        } else {
+            global.database_max_connections
+        };
+        let reads = Env::pool(global, size, Some(db::REQUEST_STATEMENT_TIMEOUT)).await?;
         let mut settings =
             query_api::Settings::new(query_addr, reads, env.store.clone(), env.verifier().await?);
         settings.min_position_timeout = Duration::from_millis(addrs.min_position_timeout_ms);

@@ -6,7 +6,7 @@
 //! | `EVENTSTORE_URL` | the `DATABASE_URL` | `esdb://…` for EventStoreDB/KurrentDB, `postgres://…` for the PostgreSQL event store |
 //! | `COMMAND_API_ADDR` | `127.0.0.1:8080` | where the REST command API listens |
 //! | `QUERY_API_ADDR` | `127.0.0.1:8081` | where the GraphQL query API listens |
-//! | `DATABASE_MAX_CONNECTIONS` | `32` | pool size of each pool |
+//! | `DATABASE_MAX_CONNECTIONS` | `32` | pool size of each pool (the query API's is half of it when `serve` runs it beside the command API) |
 
 use std::net::SocketAddr;
 use std::sync::Arc;
