@@ -19,9 +19,9 @@ pub struct VerifyResult {
     pub micros: f64,
 }
 
-/// Verifies one token of the built-in key of `database_url` over and over for `seconds`
-/// (after a short warm-up) on this task's core.
-pub async fn run(database_url: &str, seconds: f64) -> anyhow::Result<VerifyResult> {
+/// A small pool on `database_url`, a token of its built-in key (an `admin` of the
+/// default tenant, subject `bench`) and the verifier the APIs would use.
+async fn setup(database_url: &str) -> anyhow::Result<(sqlx::PgPool, String, Verifier)> {
     let settings = infra::db::PoolSettings {
         max_connections: 2,
         ..infra::db::PoolSettings::default()
@@ -33,6 +33,13 @@ pub async fn run(database_url: &str, seconds: f64) -> anyhow::Result<VerifyResul
     let verifier = Verifier::new(AuthSettings::default(), pool.clone())
         .await
         .context("token verifier")?;
+    Ok((pool, token, verifier))
+}
+
+/// Verifies one token of the built-in key of `database_url` over and over for `seconds`
+/// (after a short warm-up) on this task's core.
+pub async fn run(database_url: &str, seconds: f64) -> anyhow::Result<VerifyResult> {
+    let (pool, token, verifier) = setup(database_url).await?;
     let window = Duration::from_secs_f64(seconds.clamp(0.5, 10.0));
     let warm = Instant::now();
     while warm.elapsed() < Duration::from_millis(200) {
@@ -78,17 +85,7 @@ pub async fn layers(database_url: &str, seconds: f64) -> anyhow::Result<LayerCos
     use axum::routing::post;
     use std::sync::Arc;
 
-    let settings = infra::db::PoolSettings {
-        max_connections: 2,
-        ..infra::db::PoolSettings::default()
-    };
-    let pool = infra::db::connect(database_url, settings)
-        .await
-        .context("DATABASE_URL (for bench verify)")?;
-    let token = crate::app::system_token(&pool, domain::DEFAULT_TENANT, "bench").await?;
-    let verifier = Verifier::new(AuthSettings::default(), pool.clone())
-        .await
-        .context("token verifier")?;
+    let (pool, token, verifier) = setup(database_url).await?;
     let store = infra::AnyEventStore::Postgres(Arc::new(infra::postgres::PgEventStore::new(
         pool.clone(),
         Arc::new(infra::upcast::Upcasters::standard()),
